@@ -1,0 +1,47 @@
+namespace Gateway.Common.Errors;
+
+// Every refusal or failure the gateway reports, as one typed reason. Each surface maps it to its own
+// shape (OpenAI, Anthropic, gRPC status) in exactly one place: ErrorMapping.
+public enum ErrorKind
+{
+    InvalidRequest,
+    Authentication,
+    PermissionDenied,
+    NotFound,
+    RequestTooLarge,
+    RateLimited,
+    BudgetExceeded,
+    ContextLengthExceeded,
+    ContentPolicy,
+    GuardBlocked,
+    UpstreamAuthentication,
+    UpstreamRateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    Unavailable,
+    Internal,
+}
+
+public sealed class GatewayException(ErrorKind kind, string message, string? param = null, string? code = null)
+    : Exception(message)
+{
+    public ErrorKind Kind { get; } = kind;
+
+    // The request field at fault (`messages[0].content`), when there is one.
+    public string? Param { get; } = param;
+
+    // A machine-readable code (`invalid_api_key`, `context_length_exceeded`, ...); defaults per kind.
+    public string Code { get; } = code ?? ErrorMapping.DefaultCode(kind);
+
+    public int? RetryAfterSeconds { get; init; }
+
+    // The provider's HTTP status, when the error came from a provider.
+    public int? UpstreamStatus { get; init; }
+
+    // Whether trying another deployment or model could succeed.
+    public bool IsRetryable => Kind is ErrorKind.UpstreamRateLimited or ErrorKind.UpstreamError
+        or ErrorKind.UpstreamTimeout or ErrorKind.Unavailable or ErrorKind.UpstreamAuthentication;
+
+    public static GatewayException BadRequest(string message, string? param = null, string? code = null)
+        => new(ErrorKind.InvalidRequest, message, param, code);
+}

@@ -1,0 +1,96 @@
+using System.Threading.Channels;
+using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Common.Events;
+
+// Events between services. In the mesh this is Dapr pub/sub; embedded it is an in-process channel that
+// delivers to the same handlers the Dapr subscription endpoints call.
+public interface IEventBus
+{
+    ValueTask PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : IMessage<T>;
+}
+
+public interface IEventHandler<in T> where T : IMessage<T>
+{
+    string Topic { get; }
+
+    Task HandleAsync(T message, CancellationToken cancellationToken);
+}
+
+public static class Topics
+{
+    public const string Traces = "traces";
+    public const string PromptLabels = "prompt-labels";
+    public const string BudgetUsage = "budget-usage";
+    public const string ConfigChanged = "config-changed";
+}
+
+// Bounded so a slow consumer cannot grow memory without limit; when full, publishers wait (backpressure)
+// rather than drop, because a dropped trace is a lost trace.
+public sealed class InProcessEventBus : BackgroundService, IEventBus
+{
+    private readonly Channel<(string Topic, IMessage Message)> _channel =
+        Channel.CreateBounded<(string, IMessage)>(new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Dictionary<string, List<Func<IMessage, CancellationToken, Task>>> _handlers = new(StringComparer.Ordinal);
+    private readonly ILogger<InProcessEventBus> _logger;
+
+    public InProcessEventBus(IServiceProvider services, ILogger<InProcessEventBus> logger)
+    {
+        _logger = logger;
+        foreach (var registration in services.GetServices<EventHandlerRegistration>())
+        {
+            if (!_handlers.TryGetValue(registration.Topic, out var list))
+            {
+                _handlers[registration.Topic] = list = [];
+            }
+            list.Add(registration.Invoke);
+        }
+    }
+
+    public ValueTask PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : IMessage<T>
+        => _channel.Writer.WriteAsync((topic, message), cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await foreach (var (topic, message) in _channel.Reader.ReadAllAsync(stoppingToken))
+        {
+            if (!_handlers.TryGetValue(topic, out var handlers))
+            {
+                continue;
+            }
+            foreach (var handler in handlers)
+            {
+                try
+                {
+                    await handler(message, stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    CommonLog.EventHandlerFailed(_logger, e, topic);
+                }
+            }
+        }
+    }
+}
+
+// Registered per handler so the bus can dispatch without reflection on the hot path.
+public sealed record EventHandlerRegistration(string Topic, Func<IMessage, CancellationToken, Task> Invoke);
+
+public static class EventBusRegistration
+{
+    public static IServiceCollection AddEventHandler<THandler, TMessage>(this IServiceCollection services)
+        where THandler : class, IEventHandler<TMessage>
+        where TMessage : IMessage<TMessage>
+    {
+        services.AddSingleton<THandler>();
+        services.AddSingleton(sp =>
+        {
+            var handler = sp.GetRequiredService<THandler>();
+            return new EventHandlerRegistration(handler.Topic, (message, ct) => handler.HandleAsync((TMessage)message, ct));
+        });
+        return services;
+    }
+}

@@ -1,0 +1,68 @@
+using Gateway.Common.Configuration;
+using Gateway.Common.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Serilog;
+using Serilog.Events;
+
+namespace Gateway.Common.Hosting;
+
+// What every service process shares: configuration, logging, telemetry, health. One place, every service.
+public static class GatewayDefaults
+{
+    public const string ActivitySourceName = "Gateway";
+    public const string MeterName = "Gateway";
+
+    public static WebApplicationBuilder AddGatewayDefaults(this WebApplicationBuilder builder, string serviceName, GatewayConfig config, string? configPath)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => new ConfigMonitor(config, configPath, sp.GetRequiredService<ILogger<ConfigMonitor>>()));
+        builder.Services.AddSingleton<KeyAuthenticator>();
+
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog((_, logger) => logger
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+            .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)
+            .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .Enrich.WithProperty("service", serviceName)
+            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture), writeToProviders: true);
+
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName))
+            .WithTracing(tracing => tracing
+                .AddSource(ActivitySourceName)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation())
+            .WithMetrics(metrics => metrics
+                .AddMeter(MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddPrometheusExporter());
+        // OTLP only when an endpoint is configured (the standard OTEL_EXPORTER_OTLP_ENDPOINT variable).
+        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            otel.UseOtlpExporter();
+        }
+
+        builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapGatewayDefaults(this IEndpointRouteBuilder app)
+    {
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz");
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}

@@ -1,0 +1,50 @@
+using Gateway.Common.Configuration;
+using Gateway.Common.Events;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.Common.Hosting;
+
+// Builds a service process: config from --config, defaults, the gRPC port (h2c) and the HTTP/1.1 port for
+// REST, health and Dapr callbacks. `--grpc HOST:PORT` and `--http HOST:PORT` override the file for one process.
+public static class ServiceHost
+{
+    public static WebApplicationBuilder Create(string[] args, string serviceName, out GatewayConfig config)
+    {
+        (config, var path) = ConfigArguments.LoadOrExit(args);
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.AddGatewayDefaults(serviceName, config, path);
+        var grpc = Argument(args, "--grpc") ?? config.Server.Grpc;
+        var http = Argument(args, "--http") ?? config.Server.Http;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            Listeners.Listen(kestrel, grpc, HttpProtocols.Http2);
+            Listeners.Listen(kestrel, http, HttpProtocols.Http1);
+        });
+        builder.Services.AddEventBus();
+        builder.Services.AddGrpc();
+        return builder;
+    }
+
+    public static IServiceCollection AddEventBus(this IServiceCollection services)
+    {
+        services.AddSingleton<InProcessEventBus>();
+        services.AddSingleton<IEventBus>(sp => sp.GetRequiredService<InProcessEventBus>());
+        services.AddHostedService(sp => sp.GetRequiredService<InProcessEventBus>());
+        return services;
+    }
+
+    public static string? Argument(string[] args, string name)
+    {
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] == name)
+            {
+                return args[i + 1];
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,80 @@
+using Gateway.Common.Clients;
+using Gateway.Common.Configuration;
+using Gateway.Common.Errors;
+using Gateway.Common.Hosting;
+using Gateway.Contracts.Inference.V1;
+using Gateway.Edge.Http;
+using Gateway.Edge.OpenAi;
+using Gateway.Mcp;
+using Gateway.Router;
+using Gateway.Traces;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Gateway.Edge;
+
+// Marker for the edge's host in tests.
+public sealed class EdgeMarker;
+
+// The all-in-one gateway: the REST edge plus every service in this process, unless `services.router`
+// names a router elsewhere (then the edge is a thin translator onto that router's gRPC API).
+public static class EmbeddedGateway
+{
+    public static WebApplication Build(string[] args)
+    {
+        var builder = ServiceHost.Create(args, "gateway", out var config);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = config.Server.MaxRequestBodyBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+            kestrel.AddServerHeader = false;
+        });
+        builder.Services.AddEdge(config);
+
+        var app = builder.Build();
+        app.MapGatewayDefaults();
+        app.MapEdge(config);
+        app.Lifetime.ApplicationStarted.Register(() => AnnounceAddresses(app));
+        return app;
+    }
+
+    public static IServiceCollection AddEdge(this IServiceCollection services, GatewayConfig config)
+    {
+        if (config.Services.Router is { Length: > 0 } router)
+        {
+            services.AddServiceClient<Inference.InferenceClient>(router);
+            services.AddSingleton<IInferenceService, GrpcInferenceService>();
+            return services;
+        }
+        services.AddRouter(config);
+        services.AddRouterDependencies(config);
+        services.AddTraces(config);
+        services.AddMcp(config);
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapEdge(this IEndpointRouteBuilder endpoints, GatewayConfig config)
+    {
+        endpoints.MapOpenAi();
+        if (config.Services.Router is not { Length: > 0 })
+        {
+            // Only the public Inference API is served on the gRPC port; guard, budget and prompts are
+            // in-process calls here and must not be reachable from outside.
+            endpoints.MapRouter();
+        }
+        endpoints.Map("/v1/{**path}", async context =>
+        {
+            GatewayHeaders.AssignRequestId(context);
+            await ErrorWriter.WriteAsync(context, new GatewayException(ErrorKind.NotFound,
+                $"Unknown route: {context.Request.Method} {context.Request.Path}.", code: "unknown_route"), ErrorShape.OpenAi);
+        });
+        return endpoints;
+    }
+
+    private static void AnnounceAddresses(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        EdgeLog.Listening(app.Logger, string.Join(", ", addresses));
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using Gateway.Common.Errors;
+using Gateway.Router.Providers;
+
+namespace Gateway.Edge.Http;
+
+public enum ErrorShape
+{
+    OpenAi,
+    Anthropic,
+}
+
+// Writes a GatewayException in the route's own error shape. Only allow-listed kinds carry their message;
+// anything else is a generic text with the request id (details stay in the logs and the trace).
+public static class ErrorWriter
+{
+    public static async Task WriteAsync(HttpContext context, GatewayException error, ErrorShape shape)
+    {
+        var response = context.Response;
+        response.StatusCode = ErrorMapping.HttpStatus(error.Kind);
+        response.ContentType = "application/json";
+        if (error.RetryAfterSeconds is { } retry)
+        {
+            response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        await using var writer = new Utf8JsonWriter(response.BodyWriter, ProviderHttp.WriterOptions);
+        Write(writer, error, shape, RequestId(context));
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    public static void Write(Utf8JsonWriter writer, GatewayException error, ErrorShape shape, string requestId)
+    {
+        var message = ErrorMapping.IsClientVisible(error.Kind) ? error.Message : $"The gateway failed to handle the request (request id {requestId}).";
+        writer.WriteStartObject();
+        if (shape == ErrorShape.Anthropic)
+        {
+            writer.WriteString("type", "error");
+            writer.WriteStartObject("error");
+            writer.WriteString("type", ErrorMapping.AnthropicType(error.Kind));
+            writer.WriteString("message", message);
+            writer.WriteEndObject();
+            writer.WriteString("request_id", requestId);
+        }
+        else
+        {
+            writer.WriteStartObject("error");
+            writer.WriteString("message", message);
+            writer.WriteString("type", ErrorMapping.OpenAiType(error.Kind));
+            if (error.Param is null)
+            {
+                writer.WriteNull("param");
+            }
+            else
+            {
+                writer.WriteString("param", error.Param);
+            }
+            writer.WriteString("code", error.Code);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndObject();
+    }
+
+    public static string RequestId(HttpContext context) => context.Items[GatewayHeaders.RequestIdItem] as string ?? context.TraceIdentifier;
+}

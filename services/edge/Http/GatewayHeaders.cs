@@ -1,0 +1,39 @@
+using Gateway.Contracts.Inference.V1;
+using Gateway.Router.Pipeline;
+
+namespace Gateway.Edge.Http;
+
+public static class GatewayHeaders
+{
+    public const string RequestIdItem = "gateway.request_id";
+
+    // Every response carries x-request-id (the trace id). A client may propose one; it is kept only when
+    // it is short and plain, so nothing a client sends can inject headers or log lines.
+    public static string AssignRequestId(HttpContext context)
+    {
+        var proposed = context.Request.Headers["x-request-id"].ToString();
+        var id = proposed.Length is > 0 and <= 128 && proposed.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+            ? proposed
+            : InferencePipeline.NewRequestId();
+        context.Items[RequestIdItem] = id;
+        context.Response.Headers["x-request-id"] = id;
+        return id;
+    }
+
+    public static void Served(HttpResponse response, ServedBy? served)
+    {
+        if (served is null)
+        {
+            return;
+        }
+        response.Headers["x-gateway-provider"] = served.Provider;
+        response.Headers["x-gateway-model"] = served.Model;
+        response.Headers["x-gateway-attempts"] = served.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public static string? BearerKey(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : null;
+    }
+}

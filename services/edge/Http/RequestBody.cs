@@ -1,0 +1,69 @@
+using System.Buffers;
+using System.Text.Json;
+using Gateway.Common.Configuration;
+using Gateway.Common.Errors;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Gateway.Edge.Http;
+
+// Reads a JSON request body within the configured size and nesting limits. Every way a body can be bad
+// (too big, not JSON, invalid UTF-8, too deep) becomes a 4xx with a clear message.
+public static class RequestBody
+{
+    public static async Task<JsonDocument> ReadJsonAsync(HttpContext context, GatewayConfig config)
+    {
+        // The body is parsed as JSON whatever Content-Type says: curl and many scripts omit it.
+        var request = context.Request;
+        var limit = config.Server.MaxRequestBodyBytes;
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = limit;
+        }
+        if (request.ContentLength > limit)
+        {
+            throw TooLarge(limit);
+        }
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 16 * 1024, limit) + 1);
+        try
+        {
+            while (true)
+            {
+                var memory = buffer.GetMemory(16 * 1024);
+                var read = await request.Body.ReadAsync(memory, context.RequestAborted);
+                if (read == 0)
+                {
+                    break;
+                }
+                buffer.Advance(read);
+                if (buffer.WrittenCount > limit)
+                {
+                    throw TooLarge(limit);
+                }
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(limit);
+        }
+        if (buffer.WrittenCount == 0)
+        {
+            throw GatewayException.BadRequest("The request body is empty; send a JSON object.", code: "invalid_json");
+        }
+        try
+        {
+            return JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = config.Server.MaxJsonDepth });
+        }
+        catch (JsonException e)
+        {
+            var reason = e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
+                ? $"the JSON is nested more than {config.Server.MaxJsonDepth} levels deep"
+                : e.Message.Contains("UTF-8", StringComparison.OrdinalIgnoreCase) || e.InnerException is System.Text.DecoderFallbackException
+                    ? "the body is not valid UTF-8"
+                    : $"invalid JSON at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}";
+            throw GatewayException.BadRequest($"We could not parse the JSON body of your request: {reason}.", code: "invalid_json");
+        }
+    }
+
+    private static GatewayException TooLarge(long limit)
+        => new(ErrorKind.RequestTooLarge, $"The request body exceeds the limit of {limit} bytes.");
+}

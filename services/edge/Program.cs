@@ -1,0 +1,10 @@
+using Gateway.Edge;
+using Gateway.Edge.Cli;
+
+if (KeysCommand.TryRun(args, Console.Out, out var exitCode))
+{
+    return exitCode;
+}
+
+EmbeddedGateway.Build(args).Run();
+return 0;

@@ -1,0 +1,523 @@
+using System.Runtime.CompilerServices;
+using Gateway.Common.Clients;
+using Gateway.Common.Configuration;
+using Gateway.Common.Errors;
+using Gateway.Common.Events;
+using Gateway.Common.Security;
+using Gateway.Contracts.Budget.V1;
+using Gateway.Contracts.Common.V1;
+using Gateway.Contracts.Guard.V1;
+using Gateway.Contracts.Inference.V1;
+using Gateway.Contracts.Prompts.V1;
+using Gateway.Router.Providers;
+using Gateway.Router.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Router.Pipeline;
+
+// The request pipeline: authenticate -> resolve prompt -> guard input -> reserve budget -> call providers
+// with failover -> guard output -> settle -> publish the trace. Every step is timed into the trace; every
+// refusal is a typed GatewayException that each surface maps to its own error shape.
+public sealed class InferencePipeline(
+    KeyAuthenticator keys,
+    ConfigMonitor config,
+    RoutePlanner planner,
+    ProviderRegistry providers,
+    IGuardService guard,
+    IBudgetService budget,
+    IPromptService prompts,
+    IEventBus events,
+    TimeProvider time,
+    RouterTelemetry telemetry,
+    ILogger<InferencePipeline> logger) : IInferenceService
+{
+    public async Task<ChatResponse> ChatAsync(ChatRequest request, string? apiKey, CancellationToken cancellationToken)
+    {
+        var context = Begin(request.RequestId, ApiName(request.Api), stream: false);
+        Reservation? reservation = null;
+        try
+        {
+            request = await PrepareAsync(context, request, apiKey, cancellationToken);
+            reservation = await ReserveAsync(context, request, cancellationToken);
+            var (response, target) = await CallWithFailoverAsync(context, request, cancellationToken);
+            response = await GuardOutputAsync(context, response, cancellationToken);
+            Complete(context, target, response.Usage);
+            await SettleAsync(context, reservation, response.Usage, cancellationToken);
+            reservation = null;
+            if (response.Created == 0)
+            {
+                response.Created = time.GetUtcNow().ToUnixTimeSeconds();
+            }
+            response.Served = Served(context, target);
+            return response;
+        }
+        catch (Exception e)
+        {
+            throw Fail(context, e);
+        }
+        finally
+        {
+            await ReleaseAsync(reservation);
+            await PublishAsync(context);
+        }
+    }
+
+    public async IAsyncEnumerable<ChatChunk> ChatStreamAsync(ChatRequest request, string? apiKey, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var context = Begin(request.RequestId, ApiName(request.Api), stream: true);
+        Reservation? reservation = null;
+        IAsyncEnumerator<ChatChunk>? upstream = null;
+        try
+        {
+            ProviderTarget target;
+            ChatChunk first;
+            try
+            {
+                request = await PrepareAsync(context, request, apiKey, cancellationToken);
+                reservation = await ReserveAsync(context, request, cancellationToken);
+                (upstream, first, target) = await OpenStreamWithFailoverAsync(context, request, cancellationToken);
+            }
+            catch (Exception e)
+            {
+                throw Fail(context, e);
+            }
+
+            first.Served = Served(context, target);
+            Usage? usage = first.Usage;
+            var includeUsage = request.IncludeUsage;
+            var usageSent = false;
+            if (Forward(first, includeUsage, ref usageSent))
+            {
+                yield return first;
+            }
+            while (true)
+            {
+                ChatChunk chunk;
+                try
+                {
+                    if (!await upstream.MoveNextAsync())
+                    {
+                        break;
+                    }
+                    chunk = upstream.Current;
+                }
+                catch (Exception e)
+                {
+                    // After the first byte there is no failover: the edge sends an error event and aborts.
+                    throw Fail(context, e);
+                }
+                usage = chunk.Usage ?? usage;
+                if (Forward(chunk, includeUsage, ref usageSent))
+                {
+                    yield return chunk;
+                }
+            }
+            Complete(context, target, usage);
+            if (includeUsage && !usageSent)
+            {
+                yield return new ChatChunk { Id = first.Id, Model = first.Model, Created = first.Created, Usage = usage ?? new Usage() };
+            }
+            await SettleAsync(context, reservation, usage, cancellationToken);
+            reservation = null;
+        }
+        finally
+        {
+            if (upstream is not null)
+            {
+                await upstream.DisposeAsync();
+            }
+            await ReleaseAsync(reservation);
+            await PublishAsync(context);
+        }
+    }
+
+    // Usage travels only when the client asked for it (stream_options.include_usage); it is always
+    // requested upstream so the gateway can settle budgets.
+    private static bool Forward(ChatChunk chunk, bool includeUsage, ref bool usageSent)
+    {
+        if (chunk.Usage is not null)
+        {
+            if (includeUsage)
+            {
+                usageSent = true;
+            }
+            else
+            {
+                chunk.Usage = null;
+                return chunk.Choices.Count > 0;
+            }
+        }
+        return true;
+    }
+
+    public async Task<EmbedResponse> EmbedAsync(EmbedRequest request, string? apiKey, CancellationToken cancellationToken)
+    {
+        var context = Begin(request.RequestId, "embeddings", stream: false);
+        try
+        {
+            context.Principal = Authenticate(context, apiKey);
+            context.Trace.RequestedModel = request.Model;
+            EnsureModel(context.Principal, request.Model);
+            var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            GatewayException? last = null;
+            foreach (var target in planner.Plan(request.Model))
+            {
+                context.Trace.Latencies.RoutingMs += RequestContext.Since(routingStart);
+                var provider = providers.Embeddings(target);
+                if (provider is null)
+                {
+                    last = GatewayException.BadRequest($"Model '{target.PublicModel}' is served by a provider that has no embeddings API.", "model", "embeddings_not_supported");
+                    continue;
+                }
+                var attemptStart = System.Diagnostics.Stopwatch.GetTimestamp();
+                context.ProviderStarted();
+                try
+                {
+                    var response = await provider.EmbedAsync(target, request, cancellationToken);
+                    context.ProviderFinished();
+                    RecordAttempt(context, target, 200, "", attemptStart);
+                    Complete(context, target, response.Usage);
+                    response.Served = Served(context, target);
+                    return response;
+                }
+                catch (GatewayException e) when (e.IsRetryable)
+                {
+                    RecordAttempt(context, target, e.UpstreamStatus ?? ErrorMapping.HttpStatus(e.Kind), e.Code, attemptStart);
+                    last = e;
+                }
+                routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
+            throw last ?? new GatewayException(ErrorKind.Unavailable, $"No deployment of '{request.Model}' is available.");
+        }
+        catch (Exception e)
+        {
+            throw Fail(context, e);
+        }
+        finally
+        {
+            await PublishAsync(context);
+        }
+    }
+
+    public Task<ListModelsResponse> ListModelsAsync(string? apiKey, CancellationToken cancellationToken)
+    {
+        var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
+        var response = new ListModelsResponse();
+        foreach (var (name, model) in config.Current.Models)
+        {
+            if (principal.AllowedModels.Count == 0 || principal.AllowedModels.Contains(name))
+            {
+                response.Models.Add(new ModelInfo { Id = name, Created = 0, OwnedBy = model.OwnedBy ?? "gateway" });
+            }
+        }
+        return Task.FromResult(response);
+    }
+
+    // ---- steps --------------------------------------------------------------------------------------
+
+    private RequestContext Begin(string requestId, string api, bool stream)
+        => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream);
+
+    public static string NewRequestId() => Guid.CreateVersion7().ToString("N");
+
+    private async Task<ChatRequest> PrepareAsync(RequestContext context, ChatRequest request, string? apiKey, CancellationToken cancellationToken)
+    {
+        context.Principal = Authenticate(context, apiKey);
+        context.Trace.RequestedModel = request.Model;
+        foreach (var (key, value) in request.Metadata)
+        {
+            context.Trace.Metadata[key] = value;
+        }
+
+        if (request.Prompt is { Id.Length: > 0 } reference)
+        {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            var resolved = await prompts.ResolveAsync(new ResolveRequest { Reference = reference, Subject = request.User.Length > 0 ? request.User : context.Principal.KeyName }, cancellationToken);
+            request = ApplyPrompt(request, resolved);
+            context.Trace.PromptName = resolved.Name;
+            context.Trace.PromptVersion = resolved.Version;
+            context.Trace.PromptLabel = resolved.Label;
+            context.Trace.Experiment = resolved.Experiment;
+            context.Trace.ExperimentArm = resolved.Arm;
+            context.Trace.Latencies.PromptMs = RequestContext.Since(start);
+        }
+        EnsureModel(context.Principal, request.Model);
+
+        var guardStart = System.Diagnostics.Stopwatch.GetTimestamp();
+        var verdict = await guard.CheckInputAsync(new CheckInputRequest { Principal = context.Principal, Request = request }, cancellationToken);
+        context.Trace.Latencies.GuardInMs = RequestContext.Since(guardStart);
+        context.Trace.GuardAction = verdict.Action.ToString();
+        if (verdict.Action == Contracts.Guard.V1.Action.Block)
+        {
+            var types = string.Join(", ", verdict.Findings.Select(f => f.EntityType).Distinct());
+            throw new GatewayException(ErrorKind.GuardBlocked, $"The request was blocked by policy '{verdict.Policy}': {types}.", "messages", "pii_detected");
+        }
+        return verdict.RewrittenRequest ?? request;
+    }
+
+    private static ChatRequest ApplyPrompt(ChatRequest request, ResolvedPrompt prompt)
+    {
+        var rendered = request.Clone();
+        rendered.Messages.Clear();
+        rendered.Messages.AddRange(prompt.Messages);
+        rendered.Messages.AddRange(request.Messages);
+        if (rendered.Model.Length == 0 && prompt.Model.Length > 0)
+        {
+            rendered.Model = prompt.Model;
+        }
+        if (!rendered.HasTemperature && prompt.HasTemperature)
+        {
+            rendered.Temperature = prompt.Temperature;
+        }
+        if (!rendered.HasMaxTokens && prompt.HasMaxTokens)
+        {
+            rendered.MaxTokens = prompt.MaxTokens;
+        }
+        return rendered;
+    }
+
+    private Principal Authenticate(RequestContext context, string? apiKey)
+    {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
+        context.Trace.Principal = principal;
+        context.Trace.Latencies.AuthMs = RequestContext.Since(start);
+        return principal;
+    }
+
+    private static GatewayException InvalidKey(string? apiKey) => new(ErrorKind.Authentication, string.IsNullOrEmpty(apiKey)
+        ? "Missing API key. Send your gateway key as 'Authorization: Bearer <key>'."
+        : "Incorrect API key provided.");
+
+    private void EnsureModel(Principal principal, string model)
+    {
+        if (!config.Current.Models.ContainsKey(model))
+        {
+            throw new GatewayException(ErrorKind.NotFound, $"The model '{model}' does not exist or you do not have access to it.", "model");
+        }
+        if (principal.AllowedModels.Count > 0 && !principal.AllowedModels.Contains(model))
+        {
+            throw new GatewayException(ErrorKind.PermissionDenied, $"Key '{principal.KeyName}' may not use model '{model}'.", "model");
+        }
+    }
+
+    private async Task<Reservation> ReserveAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        config.Current.Models.TryGetValue(request.Model, out var model);
+        var reservation = await budget.ReserveAsync(new ReserveRequest
+        {
+            Principal = context.Principal,
+            Model = request.Model,
+            RequestId = context.RequestId,
+            MaxCostUsd = CostCalculator.MaxCost(model?.Price, request),
+        }, cancellationToken);
+        context.Trace.Latencies.BudgetMs = RequestContext.Since(start);
+        if (!reservation.Admitted)
+        {
+            var kind = reservation.Reason == "rate_limit_exceeded" ? ErrorKind.RateLimited : ErrorKind.BudgetExceeded;
+            throw new GatewayException(kind, reservation.Message, code: reservation.Reason) { RetryAfterSeconds = reservation.RetryAfterSeconds > 0 ? reservation.RetryAfterSeconds : null };
+        }
+        if (reservation.DowngradeTo.Length > 0 && config.Current.Models.ContainsKey(reservation.DowngradeTo))
+        {
+            request.Model = reservation.DowngradeTo;
+        }
+        return reservation;
+    }
+
+    private async Task<(ChatResponse, ProviderTarget)> CallWithFailoverAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    {
+        var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
+        var plan = planner.Plan(request.Model);
+        context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
+        GatewayException? last = null;
+        foreach (var target in plan)
+        {
+            var attemptStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            context.ProviderStarted();
+            try
+            {
+                var response = await providers.Chat(target).ChatAsync(target, request, cancellationToken);
+                context.ProviderFirstByte();
+                context.ProviderFinished();
+                RecordAttempt(context, target, 200, "", attemptStart);
+                return (response, target);
+            }
+            catch (GatewayException e) when (e.IsRetryable)
+            {
+                context.ProviderFinished();
+                RecordAttempt(context, target, e.UpstreamStatus ?? ErrorMapping.HttpStatus(e.Kind), e.Code, attemptStart);
+                RouterLog.AttemptFailed(logger, context.RequestId, target.ProviderName, target.UpstreamModel, e.Code);
+                last = e;
+            }
+            catch (GatewayException e)
+            {
+                RecordAttempt(context, target, e.UpstreamStatus ?? ErrorMapping.HttpStatus(e.Kind), e.Code, attemptStart);
+                throw;
+            }
+        }
+        throw last ?? new GatewayException(ErrorKind.Unavailable, $"No deployment of '{request.Model}' is available.");
+    }
+
+    private async Task<(IAsyncEnumerator<ChatChunk>, ChatChunk, ProviderTarget)> OpenStreamWithFailoverAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    {
+        var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
+        var plan = planner.Plan(request.Model);
+        context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
+        GatewayException? last = null;
+        foreach (var target in plan)
+        {
+            var attemptStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            context.ProviderStarted();
+            var enumerator = providers.Chat(target).StreamAsync(target, request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            try
+            {
+                // Failover is possible only until the first chunk: nothing has reached the client yet.
+                if (!await enumerator.MoveNextAsync())
+                {
+                    throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' sent an empty stream.");
+                }
+                context.ProviderFirstByte();
+                RecordAttempt(context, target, 200, "", attemptStart);
+                return (enumerator, enumerator.Current, target);
+            }
+            catch (GatewayException e) when (e.IsRetryable)
+            {
+                await enumerator.DisposeAsync();
+                RecordAttempt(context, target, e.UpstreamStatus ?? ErrorMapping.HttpStatus(e.Kind), e.Code, attemptStart);
+                RouterLog.AttemptFailed(logger, context.RequestId, target.ProviderName, target.UpstreamModel, e.Code);
+                last = e;
+            }
+            catch
+            {
+                await enumerator.DisposeAsync();
+                throw;
+            }
+        }
+        throw last ?? new GatewayException(ErrorKind.Unavailable, $"No deployment of '{request.Model}' is available.");
+    }
+
+    private async Task<ChatResponse> GuardOutputAsync(RequestContext context, ChatResponse response, CancellationToken cancellationToken)
+    {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var verdict = await guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId }, cancellationToken);
+        context.Trace.Latencies.GuardOutMs = RequestContext.Since(start);
+        if (verdict.Action == Contracts.Guard.V1.Action.Block)
+        {
+            throw new GatewayException(ErrorKind.GuardBlocked, $"The response was blocked by policy '{verdict.Policy}'.", code: "output_blocked");
+        }
+        return verdict.RewrittenResponse ?? response;
+    }
+
+    private async Task SettleAsync(RequestContext context, Reservation reservation, Usage? usage, CancellationToken cancellationToken)
+    {
+        if (reservation.ReservationId.Length == 0)
+        {
+            return;
+        }
+        await budget.SettleAsync(new SettleRequest { ReservationId = reservation.ReservationId, ActualCostUsd = context.Trace.CostUsd, Usage = usage ?? new Usage() }, cancellationToken);
+    }
+
+    private async Task ReleaseAsync(Reservation? reservation)
+    {
+        if (reservation is { ReservationId.Length: > 0 })
+        {
+            // Not tied to the request's token: a cancelled request must still free its hold.
+            await budget.ReleaseAsync(new ReleaseRequest { ReservationId = reservation.ReservationId }, CancellationToken.None);
+        }
+    }
+
+    private static void RecordAttempt(RequestContext context, ProviderTarget target, int status, string errorClass, long start)
+        => context.Trace.Attempts.Add(new Contracts.Traces.V1.Attempt
+        {
+            Provider = target.ProviderName,
+            Model = target.PublicModel,
+            UpstreamModel = target.UpstreamModel,
+            HttpStatus = status,
+            ErrorClass = errorClass,
+            LatencyMs = RequestContext.Since(start),
+        });
+
+    private void Complete(RequestContext context, ProviderTarget target, Usage? usage)
+    {
+        context.ProviderFinished();
+        context.Trace.Provider = target.ProviderName;
+        context.Trace.ServedModel = target.PublicModel;
+        context.Trace.UpstreamModel = target.UpstreamModel;
+        context.Trace.Usage = usage ?? new Usage();
+        config.Current.Models.TryGetValue(target.PublicModel, out var model);
+        context.Trace.CostUsd = CostCalculator.Cost(model?.Price, usage);
+    }
+
+    private static ServedBy Served(RequestContext context, ProviderTarget target) => new()
+    {
+        RequestId = context.RequestId,
+        Provider = target.ProviderName,
+        Model = target.PublicModel,
+        UpstreamModel = target.UpstreamModel,
+        Attempts = context.Trace.Attempts.Count,
+    };
+
+    private Exception Fail(RequestContext context, Exception exception)
+    {
+        if (exception is OperationCanceledException)
+        {
+            context.Trace.Status = "cancelled";
+            context.Trace.ErrorClass = "cancelled";
+            context.Trace.HttpStatus = 499;
+            return exception;
+        }
+        var error = exception as GatewayException;
+        if (error is null)
+        {
+            RouterLog.RequestCrashed(logger, exception, context.RequestId);
+            error = new GatewayException(ErrorKind.Internal, "Internal error.");
+        }
+        context.Trace.Status = "error";
+        context.Trace.ErrorClass = error.Code;
+        context.Trace.HttpStatus = ErrorMapping.HttpStatus(error.Kind);
+        return error;
+    }
+
+    private async Task PublishAsync(RequestContext context)
+    {
+        context.Finish();
+        var trace = context.Trace;
+        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status);
+        telemetry.Requests.Add(1, tags.Items);
+        telemetry.Duration.Record(trace.Latencies.TotalMs, tags.Items);
+        telemetry.Overhead.Record(trace.Latencies.OverheadMs, tags.Items);
+        if (trace.Usage is { } usage)
+        {
+            telemetry.Tokens.Add(usage.InputTokens, new KeyValuePair<string, object?>("gen_ai.token.type", "input"), new KeyValuePair<string, object?>("gen_ai.request.model", trace.ServedModel));
+            telemetry.Tokens.Add(usage.OutputTokens, new KeyValuePair<string, object?>("gen_ai.token.type", "output"), new KeyValuePair<string, object?>("gen_ai.request.model", trace.ServedModel));
+        }
+        RouterLog.RequestCompleted(logger, trace.RequestId, trace.Api, trace.RequestedModel, trace.Status, trace.Latencies.TotalMs, trace.Provider);
+        try
+        {
+            await events.PublishAsync(Topics.Traces, trace, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            RouterLog.TracePublishFailed(logger, e, trace.RequestId);
+        }
+    }
+
+    private static string ApiName(Api api) => api switch
+    {
+        Api.Messages => "messages",
+        Api.Grpc => "grpc",
+        Api.Embeddings => "embeddings",
+        _ => "chat",
+    };
+
+    private readonly record struct TagList(string Model, string Provider, string Status)
+    {
+        public KeyValuePair<string, object?>[] Items =>
+        [
+            new("gen_ai.request.model", Model),
+            new("gen_ai.provider.name", Provider),
+            new("status", Status),
+        ];
+    }
+}

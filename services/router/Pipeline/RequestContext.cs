@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using Gateway.Contracts.Common.V1;
+using Gateway.Contracts.Traces.V1;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Gateway.Router.Pipeline;
+
+// Everything one request accumulates on its way through the pipeline; becomes its trace event.
+internal sealed class RequestContext
+{
+    private readonly long _start = Stopwatch.GetTimestamp();
+    private long _providerStart;
+
+    public RequestContext(string requestId, string api, DateTimeOffset startedAt, bool stream)
+    {
+        Trace = new TraceEvent
+        {
+            RequestId = requestId,
+            Api = api,
+            StartedAt = Timestamp.FromDateTimeOffset(startedAt),
+            Stream = stream,
+            Latencies = new Latencies(),
+            Status = "ok",
+            HttpStatus = 200,
+        };
+    }
+
+    public TraceEvent Trace { get; }
+
+    public string RequestId => Trace.RequestId;
+
+    public Principal? Principal { get; set; }
+
+    public static double Since(long timestamp) => Stopwatch.GetElapsedTime(timestamp).TotalMilliseconds;
+
+    public void ProviderStarted() => _providerStart = Stopwatch.GetTimestamp();
+
+    public void ProviderFirstByte() => Trace.Latencies.ProviderTtftMs = Since(_providerStart);
+
+    public void ProviderFinished() => Trace.Latencies.ProviderTotalMs = Since(_providerStart);
+
+    public void Finish()
+    {
+        var latencies = Trace.Latencies;
+        latencies.TotalMs = Since(_start);
+        latencies.OverheadMs = Math.Max(0, latencies.TotalMs - latencies.ProviderTotalMs);
+    }
+}

@@ -1,0 +1,180 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Gateway.Common.Errors;
+
+namespace Gateway.Router.Providers;
+
+// An upstream response that is still being read (streams), with the timeout that governs it.
+public sealed class UpstreamCall(HttpResponseMessage response, CancellationTokenSource timeout) : IDisposable
+{
+    public HttpResponseMessage Response { get; } = response;
+
+    public CancellationToken Token => timeout.Token;
+
+    public void Dispose()
+    {
+        Response.Dispose();
+        timeout.Dispose();
+    }
+}
+
+// Sends provider requests through the pooled, factory-made HttpClient with the provider's timeout, and turns
+// failures into typed gateway errors. Each adapter supplies how to read its own error bodies.
+public sealed class ProviderHttp(IHttpClientFactory httpClientFactory)
+{
+    public const string ClientName = "providers";
+
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public delegate GatewayException ErrorReader(int status, string body, int? retryAfterSeconds);
+
+    public static HttpContent JsonContent(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            write(writer);
+        }
+        var content = new ReadOnlyMemoryContent(buffer.WrittenMemory);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
+    public async Task<UpstreamCall> SendAsync(ProviderTarget target, HttpRequestMessage request, bool streaming, ErrorReader readError, CancellationToken cancellationToken)
+    {
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(target.Config.TimeoutSeconds));
+        HttpResponseMessage response;
+        try
+        {
+            var client = httpClientFactory.CreateClient(ClientName);
+            response = await client.SendAsync(request, streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, timeout.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            timeout.Dispose();
+            throw new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not answer within {target.Config.TimeoutSeconds:0.#} s.");
+        }
+        catch (HttpRequestException e)
+        {
+            timeout.Dispose();
+            throw new GatewayException(ErrorKind.UpstreamError, $"Could not reach provider '{target.ProviderName}' ({Describe(e)}).");
+        }
+        catch
+        {
+            timeout.Dispose();
+            throw;
+        }
+
+        if (response.IsSuccessStatusCode)
+        {
+            return new UpstreamCall(response, timeout);
+        }
+        using (response)
+        using (timeout)
+        {
+            string body;
+            try
+            {
+                body = await response.Content.ReadAsStringAsync(timeout.Token);
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                body = "";
+            }
+            throw readError((int)response.StatusCode, body, RetryAfterSeconds(response));
+        }
+    }
+
+    public static async Task<JsonDocument> ReadJsonAsync(UpstreamCall call, ProviderTarget target)
+    {
+        try
+        {
+            await using var stream = await call.Response.Content.ReadAsStreamAsync(call.Token);
+            return await JsonDocument.ParseAsync(stream, default, call.Token);
+        }
+        catch (JsonException)
+        {
+            throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' returned a body that is not valid JSON.");
+        }
+        catch (OperationCanceledException) when (call.Token.IsCancellationRequested)
+        {
+            throw new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not finish its answer within {target.Config.TimeoutSeconds:0.#} s.");
+        }
+    }
+
+    // Shared classification of a provider's HTTP error; adapters pass what they parsed from the body.
+    public static GatewayException Classify(string provider, int status, string? message, string? type, string? code, int? retryAfterSeconds)
+    {
+        var text = $"{message} {type} {code}";
+        var upstreamMessage = string.IsNullOrWhiteSpace(message) ? $"status {status}" : message;
+        if (LooksLikeContextLength(text))
+        {
+            return new GatewayException(ErrorKind.ContextLengthExceeded, $"The request exceeds the model's context window: {upstreamMessage}", "messages") { UpstreamStatus = status };
+        }
+        if (LooksLikeContentPolicy(text))
+        {
+            return new GatewayException(ErrorKind.ContentPolicy, $"The provider refused the content: {upstreamMessage}") { UpstreamStatus = status };
+        }
+        return status switch
+        {
+            // The provider rejected the gateway's own credentials: never echo its message (it may quote the key).
+            401 or 403 => new GatewayException(ErrorKind.UpstreamAuthentication, $"Provider '{provider}' rejected the gateway's credentials (status {status}).") { UpstreamStatus = status },
+            404 => new GatewayException(ErrorKind.UpstreamError, $"Provider '{provider}' does not know the configured model (status 404): {upstreamMessage}") { UpstreamStatus = status },
+            408 or 504 => new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{provider}' timed out (status {status}).") { UpstreamStatus = status },
+            413 => new GatewayException(ErrorKind.RequestTooLarge, $"The provider says the request is too large: {upstreamMessage}") { UpstreamStatus = status },
+            429 => new GatewayException(ErrorKind.UpstreamRateLimited, $"Provider '{provider}' is rate limiting: {upstreamMessage}") { UpstreamStatus = status, RetryAfterSeconds = retryAfterSeconds },
+            >= 400 and < 500 => new GatewayException(ErrorKind.InvalidRequest, $"The provider rejected the request: {upstreamMessage}") { UpstreamStatus = status },
+            _ => new GatewayException(ErrorKind.UpstreamError, $"Provider '{provider}' failed (status {status}).") { UpstreamStatus = status },
+        };
+    }
+
+    private static bool LooksLikeContextLength(string text)
+        => text.Contains("context_length", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("context length", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("context window", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("prompt is too long", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("maximum context", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("input token count", StringComparison.OrdinalIgnoreCase) && text.Contains("exceeds", StringComparison.OrdinalIgnoreCase);
+
+    private static bool LooksLikeContentPolicy(string text)
+        => text.Contains("content_policy", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("content_filter", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("content management policy", StringComparison.OrdinalIgnoreCase)
+           || text.Contains("SAFETY", StringComparison.Ordinal);
+
+    public static int? RetryAfterSeconds(HttpResponseMessage response)
+    {
+        if (response.Headers.RetryAfter is { } retryAfter)
+        {
+            if (retryAfter.Delta is { } delta)
+            {
+                return (int)Math.Ceiling(delta.TotalSeconds);
+            }
+            if (retryAfter.Date is { } date)
+            {
+                // Relative to the server's own clock (its Date header), so clock skew does not matter.
+                return response.Headers.Date is { } now ? Math.Max(0, (int)Math.Ceiling((date - now).TotalSeconds)) : null;
+            }
+        }
+        if (response.Headers.TryGetValues("retry-after-ms", out var ms) && double.TryParse(ms.FirstOrDefault(), System.Globalization.CultureInfo.InvariantCulture, out var millis))
+        {
+            return (int)Math.Ceiling(millis / 1000);
+        }
+        return null;
+    }
+
+    private static string Describe(HttpRequestException e) => e.HttpRequestError switch
+    {
+        HttpRequestError.NameResolutionError => "name resolution failed",
+        HttpRequestError.ConnectionError => "connection failed",
+        HttpRequestError.SecureConnectionError => "TLS handshake failed",
+        HttpRequestError.ResponseEnded => "the connection closed early",
+        _ => e.StatusCode is { } code ? $"status {(int)code}" : "transport error",
+    };
+
+    public static bool IsSuccess(HttpStatusCode status) => (int)status is >= 200 and < 300;
+}

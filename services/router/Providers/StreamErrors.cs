@@ -1,0 +1,32 @@
+using System.Runtime.CompilerServices;
+using Gateway.Common.Errors;
+
+namespace Gateway.Router.Providers;
+
+public static class StreamErrors
+{
+    // Turns transport failures while reading a provider's stream into typed gateway errors.
+    public static async IAsyncEnumerable<SseEvent> Guard(ProviderTarget target, IAsyncEnumerable<SseEvent> events, CancellationToken timeoutToken, [EnumeratorCancellation] CancellationToken callerToken)
+    {
+        await using var enumerator = events.GetAsyncEnumerator(callerToken);
+        while (true)
+        {
+            try
+            {
+                if (!await enumerator.MoveNextAsync())
+                {
+                    yield break;
+                }
+            }
+            catch (OperationCanceledException) when (timeoutToken.IsCancellationRequested && !callerToken.IsCancellationRequested)
+            {
+                throw new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not finish its stream within {target.Config.TimeoutSeconds:0.#} s.");
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException)
+            {
+                throw new GatewayException(ErrorKind.UpstreamError, $"The stream from provider '{target.ProviderName}' broke off.");
+            }
+            yield return enumerator.Current;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using Gateway.Common.Clients;
+using Gateway.Common.Configuration;
+using Gateway.Budget;
+using Gateway.Contracts.Budget.V1;
+using Gateway.Contracts.Guard.V1;
+using Gateway.Contracts.Prompts.V1;
+using Gateway.Guard;
+using Gateway.Prompts;
+using Gateway.Router.Inference;
+using Gateway.Router.Pipeline;
+using Gateway.Router.Providers;
+using Gateway.Router.Providers.OpenAI;
+using Gateway.Router.Routing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.Router;
+
+// Marker for the router's host in tests (WebApplicationFactory<RouterMarker>).
+public sealed class RouterMarker;
+
+public static class RouterService
+{
+    public static IServiceCollection AddRouter(this IServiceCollection services, GatewayConfig config)
+    {
+        services.AddSingleton<RouterTelemetry>();
+        services.AddSingleton<RoutePlanner>();
+        services.AddSingleton<ProviderHttp>();
+        services.AddSingleton<ProviderRegistry>();
+        services.AddSingleton<IChatProvider, OpenAiProvider>();
+        services.AddSingleton<IChatProvider, AzureOpenAiProvider>();
+        services.AddSingleton<InferencePipeline>();
+        services.AddSingleton<IInferenceService>(sp => sp.GetRequiredService<InferencePipeline>());
+        services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+                MaxConnectionsPerServer = 1024,
+                EnableMultipleHttp2Connections = true,
+                AutomaticDecompression = System.Net.DecompressionMethods.All,
+                // Providers are configured by operators only; never follow a redirect somewhere else.
+                AllowAutoRedirect = false,
+            })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+        services.AddGrpc(options => options.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, config.Server.MaxRequestBodyBytes));
+        return services;
+    }
+
+    // The router's dependencies: over gRPC where `services.<name>` has an address, else hosted here.
+    public static IServiceCollection AddRouterDependencies(this IServiceCollection services, GatewayConfig config)
+    {
+        if (config.Services.Guard is { Length: > 0 } guard)
+        {
+            services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
+            services.AddSingleton<IGuardService, GrpcGuardService>();
+        }
+        else
+        {
+            services.AddGuard(config);
+        }
+        if (config.Services.Budget is { Length: > 0 } budget)
+        {
+            services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget);
+            services.AddSingleton<IBudgetService, GrpcBudgetService>();
+        }
+        else
+        {
+            services.AddBudget(config);
+        }
+        if (config.Services.Prompts is { Length: > 0 } prompts)
+        {
+            services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts);
+            services.AddSingleton<IPromptService, GrpcPromptService>();
+        }
+        else
+        {
+            services.AddPrompts(config);
+        }
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapRouter(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<InferenceGrpcService>();
+        return endpoints;
+    }
+}
