@@ -1,0 +1,30 @@
+namespace Gateway.Testing.Fakes;
+
+// What a fake provider should answer next: text, tool calls, or an error (status + the provider's body).
+public sealed record FakeReply
+{
+    public string? Text { get; init; }
+
+    public IReadOnlyList<FakeToolCall> ToolCalls { get; init; } = [];
+
+    public int Status { get; init; } = 200;
+
+    public string? ErrorBody { get; init; }
+
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    public int InputTokens { get; init; } = 11;
+
+    public int OutputTokens { get; init; } = 7;
+
+    // For streams: stop after this many content chunks and drop the connection (a broken stream).
+    public int? DropAfterChunks { get; init; }
+
+    public static FakeReply Say(string text) => new() { Text = text };
+
+    public static FakeReply Error(int status, string body) => new() { Status = status, ErrorBody = body };
+
+    public static FakeReply Call(string id, string name, string argumentsJson) => new() { ToolCalls = [new FakeToolCall(id, name, argumentsJson)] };
+}
+
+public sealed record FakeToolCall(string Id, string Name, string ArgumentsJson);

@@ -1,0 +1,71 @@
+using Gateway.Edge;
+using Microsoft.AspNetCore.Builder;
+
+namespace Gateway.Testing;
+
+// The whole embedded gateway in this test process, on real loopback ports, started from a YAML config.
+public sealed class TestGateway : IAsyncDisposable
+{
+    public const string DefaultKey = "test-key-0123456789abcdef";
+
+    private readonly WebApplication _app;
+    private readonly string _directory;
+
+    private TestGateway(WebApplication app, string directory, int httpPort, int grpcPort)
+    {
+        _app = app;
+        _directory = directory;
+        HttpBase = new Uri($"http://127.0.0.1:{httpPort}");
+        GrpcAddress = new Uri($"http://127.0.0.1:{grpcPort}");
+    }
+
+    public Uri HttpBase { get; }
+
+    public Uri GrpcAddress { get; }
+
+    public string ConfigPath => Path.Combine(_directory, "gateway.yaml");
+
+    public IServiceProvider Services => _app.Services;
+
+    // `yaml` holds everything but `server` and `storage`, which the harness fills in (ports, temp files).
+    public static async Task<TestGateway> StartAsync(string yaml)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var httpPort = FreePort.Get();
+        var grpcPort = FreePort.Get();
+        var config = $"""
+            server:
+              http: 127.0.0.1:{httpPort}
+              grpc: 127.0.0.1:{grpcPort}
+              admin_key: test-admin-key-0123456789
+            storage:
+              state: sqlite://{directory}/state.db
+              traces: sqlite://{directory}/traces.db
+            {yaml}
+            """;
+        var path = Path.Combine(directory, "gateway.yaml");
+        await File.WriteAllTextAsync(path, config);
+        var app = EmbeddedGateway.Build(["--config", path]);
+        await app.StartAsync();
+        return new TestGateway(app, directory, httpPort, grpcPort);
+    }
+
+    // The usual test setup: one provider entry per fake, models mapped onto them, one key.
+    public static string Key(string name = "test", string team = "qa", string? key = null, string extra = "")
+        => $"  - {{ name: {name}, key: \"{key ?? DefaultKey}\", team: {team}, project: gateway, environment: test{extra} }}";
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // SQLite may still hold a file for a moment; the temp folder is cleaned up by the OS.
+        }
+    }
+}
