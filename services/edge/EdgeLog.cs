@@ -4,4 +4,7 @@ internal static partial class EdgeLog
 {
     [LoggerMessage(1, LogLevel.Information, "Gateway ready, listening on {Addresses}")]
     public static partial void Listening(ILogger logger, string addresses);
+
+    [LoggerMessage(2, LogLevel.Error, "Unhandled error on {Path}")]
+    public static partial void Unhandled(ILogger logger, Exception exception, string path);
 }

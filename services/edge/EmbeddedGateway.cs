@@ -33,6 +33,7 @@ public static class EmbeddedGateway
         builder.Services.AddEdge(config);
 
         var app = builder.Build();
+        app.UseMiddleware<EdgeExceptionMiddleware>();
         app.MapGatewayDefaults();
         app.MapEdge(config);
         app.Lifetime.ApplicationStarted.Register(() => AnnounceAddresses(app));

@@ -28,7 +28,7 @@ public sealed class TestGateway : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     // `yaml` holds everything but `server` and `storage`, which the harness fills in (ports, temp files).
-    public static async Task<TestGateway> StartAsync(string yaml)
+    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -39,6 +39,7 @@ public sealed class TestGateway : IAsyncDisposable
               http: 127.0.0.1:{httpPort}
               grpc: 127.0.0.1:{grpcPort}
               admin_key: test-admin-key-0123456789
+              max_request_body_bytes: {bodyLimit}
             storage:
               state: sqlite://{directory}/state.db
               traces: sqlite://{directory}/traces.db

@@ -49,6 +49,12 @@ public static class RequestBody
         {
             throw GatewayException.BadRequest("The request body is empty; send a JSON object.", code: "invalid_json");
         }
+        // JsonDocument defers string transcoding, so invalid UTF-8 inside a string would only surface
+        // later, deep in a handler. Check the whole body once, up front (vectorized, cheap).
+        if (!System.Text.Unicode.Utf8.IsValid(buffer.WrittenSpan))
+        {
+            throw GatewayException.BadRequest("We could not parse the JSON body of your request: the body is not valid UTF-8.", code: "invalid_json");
+        }
         try
         {
             return JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = config.Server.MaxJsonDepth });

@@ -39,6 +39,24 @@ public sealed class SseWriter(HttpResponse response)
         await pipe.FlushAsync(cancellationToken);
     }
 
+    // Aborting right after a flush can drop bytes Kestrel has accepted but not yet written to the socket,
+    // losing the error event. Give the transport a moment to send it, then abort: the client must see a
+    // broken stream, never a clean end it could take for success.
+    public static async Task AbortAfterDrainAsync(HttpContext context)
+    {
+        try
+        {
+            await Task.Delay(DrainGrace, context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client is already gone.
+        }
+        context.Abort();
+    }
+
+    private static readonly TimeSpan DrainGrace = TimeSpan.FromMilliseconds(50);
+
     public async ValueTask WriteRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken)
     {
         await response.BodyWriter.WriteAsync(line, cancellationToken);

@@ -86,7 +86,7 @@ public static class OpenAiEndpoints
         {
             // Headers are gone: report in-band, then abort so no client mistakes this for a complete answer.
             await sse.WriteAsync(null, w => ErrorWriter.Write(w, e, ErrorShape.OpenAi, ErrorWriter.RequestId(context)), CancellationToken.None);
-            context.Abort();
+            await SseWriter.AbortAfterDrainAsync(context);
         }
     }
 

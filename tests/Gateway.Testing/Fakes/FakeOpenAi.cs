@@ -54,6 +54,8 @@ public sealed class FakeOpenAi : FakeUpstream
         await WriteSseAsync(context.Response, StreamFrames(reply, request), context.RequestAborted);
         if (reply.DropAfterChunks is not null)
         {
+            // Let the frames already written reach the gateway first: a reset discards unread bytes.
+            await Task.Delay(200, context.RequestAborted);
             context.Abort();
         }
     }

@@ -1,0 +1,32 @@
+using Gateway.Common.Errors;
+
+namespace Gateway.Edge.Http;
+
+// Last line of defence: an unexpected exception becomes a 500 in the route's own error shape with the
+// request id, never a bare connection reset or an HTML page. The details go to the log only.
+public sealed class EdgeExceptionMiddleware(RequestDelegate next, ILogger<EdgeExceptionMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            EdgeLog.Unhandled(logger, e, context.Request.Path);
+            if (context.Response.HasStarted)
+            {
+                context.Abort();
+                return;
+            }
+            if (context.Items[GatewayHeaders.RequestIdItem] is null)
+            {
+                GatewayHeaders.AssignRequestId(context);
+            }
+            var shape = context.Request.Path.StartsWithSegments("/v1/messages") ? ErrorShape.Anthropic : ErrorShape.OpenAi;
+            var error = e as GatewayException ?? new GatewayException(ErrorKind.Internal, "Internal error.");
+            await ErrorWriter.WriteAsync(context, error, shape);
+        }
+    }
+}
