@@ -7,7 +7,7 @@ internal static partial class RouterLog
     [LoggerMessage(1, LogLevel.Warning, "Request {RequestId}: attempt on {Provider}/{Model} failed ({ErrorClass}); trying the next deployment")]
     public static partial void AttemptFailed(ILogger logger, string requestId, string provider, string model, string errorClass);
 
-    [LoggerMessage(2, LogLevel.Information, "Request {RequestId} {Api} {Model} -> {Status} in {TotalMs:0.0} ms via {Provider}")]
+    [LoggerMessage(2, LogLevel.Debug, "Request {RequestId} {Api} {Model} -> {Status} in {TotalMs:0.0} ms via {Provider}")]
     public static partial void RequestCompleted(ILogger logger, string requestId, string api, string model, string status, double totalMs, string provider);
 
     [LoggerMessage(3, LogLevel.Error, "Request {RequestId} failed unexpectedly")]

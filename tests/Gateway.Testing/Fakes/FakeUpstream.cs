@@ -22,16 +22,27 @@ public abstract class FakeUpstream : IAsyncDisposable
 
     public int CallCount => Requests.Count;
 
+    // 0 = any free port.
+    public int Port { get; init; }
+
+    // Off for load runs, where keeping every request would only measure the fake.
+    public bool Record { get; init; } = true;
+
     protected abstract void Map(WebApplication app);
 
     public async Task StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port));
         _app = builder.Build();
         _app.Use(async (context, next) =>
         {
+            if (!Record)
+            {
+                await next(context);
+                return;
+            }
             context.Request.EnableBuffering();
             using var reader = new StreamReader(context.Request.Body, leaveOpen: true);
             var body = await reader.ReadToEndAsync(context.RequestAborted);
