@@ -488,7 +488,7 @@ public static class GeminiCodec
             {
                 switch (ReadPart(part, message.ToolCalls.Count))
                 {
-                    case (PartKind.Thought, var thought, _):
+                    case (PartKind.Thought, var thought, _) when thought.Length > 0:
                         message.Reasoning.Add(new ReasoningBlock { Text = thought });
                         break;
                     case (PartKind.Text, var piece, _):
@@ -554,7 +554,7 @@ public static class GeminiCodec
 
     // proto3 JSON leaves out a zero index, so a missing index means the candidate's position.
     internal static int CandidateIndex(JsonElement candidate, int ordinal)
-        => candidate.TryGetProperty("index", out var index) && index.TryGetInt32(out var value) ? value : ordinal;
+        => candidate.TryGetProperty("index", out var index) && index.ValueKind == JsonValueKind.Number && index.TryGetInt32(out var value) ? value : ordinal;
 
     internal static GatewayException NoCandidates(JsonElement root)
     {
