@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Common.Configuration;
@@ -9,7 +10,7 @@ namespace Gateway.Common.Configuration;
 // and ignored: the previous configuration stays in force. server, storage and services are read once at
 // start (listeners, stores and service clients are built from them), so a reload keeps their running
 // values, except the two request limits, and logs that a restart is needed.
-public sealed class ConfigMonitor : IDisposable
+public sealed class ConfigMonitor : IHostedService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
 
@@ -148,6 +149,12 @@ public sealed class ConfigMonitor : IDisposable
         }
         return next with { Server = server, Storage = previous.Storage, Services = previous.Services };
     }
+
+    // Registered as a hosted service only so the host creates it at start: the file is watched from then
+    // on, not from the first request that happens to need the configuration.
+    Task IHostedService.StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedService.StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose()
     {

@@ -12,6 +12,8 @@ internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<
 
     private const int MinimumSecretLength = 16;
 
+    private const int MaximumKeyLength = KeyAuthenticator.MaximumKeyLength;
+
     private readonly List<ConfigError> _errors = [];
 
     public List<ConfigError> Validate()
@@ -260,7 +262,11 @@ internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<
                     Error($"{path}.sha256", "must be 64 hexadecimal digits, the SHA-256 of the key as `gateway keys create` prints it");
                 }
             }
-            else if (Secret($"{path}.key", key.Key!, "`gateway keys create` makes a strong one"))
+            else if (key.Key!.Length > MaximumKeyLength)
+            {
+                Error($"{path}.key", $"too long; use at most {MaximumKeyLength} characters (longer keys are refused before they are checked)");
+            }
+            else if (Secret($"{path}.key", key.Key, "`gateway keys create` makes a strong one"))
             {
                 hash = ApiKeyHasher.HashHex(key.Key!);
             }
