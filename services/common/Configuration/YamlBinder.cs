@@ -34,7 +34,7 @@ internal sealed partial class YamlBinder(Func<string, string?> environment)
         }
         catch (YamlException e)
         {
-            _errors.Add(new("", $"not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {Reason(e)}; check the indentation and quoting there", (int)e.Start.Line));
+            _errors.Add(SyntaxError(yaml, e));
             return new T();
         }
         if (root is null)
@@ -310,16 +310,23 @@ internal sealed partial class YamlBinder(Func<string, string?> environment)
         return previous[b.Length];
     }
 
-    // YamlDotNet may prefix its message with the positions, which the caller already states.
-    private static string Reason(YamlException e)
+    // Where the parser stopped, what it says, and the fix for the two usual causes it words poorly.
+    private static ConfigError SyntaxError(string yaml, YamlException e)
     {
-        var message = e.Message;
-        var cut = message.IndexOf("): ", StringComparison.Ordinal);
-        if (message.StartsWith("(Line:", StringComparison.Ordinal) && cut > 0)
+        var lines = yaml.Split('\n');
+        var reason = e.Message.StartsWith("(Line:", StringComparison.Ordinal) && e.Message.IndexOf("): ", StringComparison.Ordinal) is > 0 and var cut
+            ? e.Message[(cut + 3)..]
+            : e.Message;
+        var tabbed = Array.FindIndex(lines, l => l.Length > l.TrimStart().Length && l[..(l.Length - l.TrimStart().Length)].Contains('\t'));
+        if (reason.Contains("tab", StringComparison.OrdinalIgnoreCase) && tabbed >= 0)
         {
-            message = message[(cut + 3)..];
+            return new("", $"not valid YAML at line {tabbed + 1}: the line is indented with a tab; YAML indents with spaces only", tabbed + 1);
         }
-        return message.TrimEnd('.', ' ');
+        var line = (int)e.Start.Line;
+        var advice = line <= lines.Length && lines[line - 1].Contains("${", StringComparison.Ordinal)
+            ? "inside { } or [ ], put a value that uses ${NAME} in quotes, e.g. api_key: \"${OPENAI_API_KEY}\""
+            : "check the indentation and quoting there";
+        return new("", $"not valid YAML at line {line}, column {e.Start.Column}: {reason.TrimEnd('.', ' ')}; {advice}", line);
     }
 
     private static object Empty(Type type) => type == typeof(string) ? "" : Activator.CreateInstance(type)!;

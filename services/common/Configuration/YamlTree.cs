@@ -23,19 +23,28 @@ internal static class YamlTree
     public static YamlNode? Read(string yaml)
     {
         var parser = new Parser(new StringReader(yaml));
-        parser.Consume<StreamStart>();
-        if (parser.TryConsume<StreamEnd>(out _))
+        try
         {
-            return null;
+            parser.Consume<StreamStart>();
+            if (parser.TryConsume<StreamEnd>(out _))
+            {
+                return null;
+            }
+            parser.Consume<DocumentStart>();
+            var root = ReadNode(parser, new Dictionary<string, YamlNode>(StringComparer.Ordinal));
+            parser.Consume<DocumentEnd>();
+            if (parser.Accept<DocumentStart>(out var second))
+            {
+                throw new YamlException(second.Start, second.End, "a second YAML document starts here; the configuration is one document, so remove the extra '---'");
+            }
+            return root is YamlScalar { IsNull: true } ? null : root;
         }
-        parser.Consume<DocumentStart>();
-        var root = ReadNode(parser, new Dictionary<string, YamlNode>(StringComparer.Ordinal));
-        parser.Consume<DocumentEnd>();
-        if (parser.Accept<DocumentStart>(out var second))
+        catch (InvalidOperationException e)
         {
-            throw new YamlException(second.Start, second.End, "a second YAML document starts here; the configuration is one document, so remove the extra '---'");
+            // YamlDotNet's scanner throws this for some unclosed flow collections; point at the last good token.
+            var at = parser.Current?.End ?? Mark.Empty;
+            throw new YamlException(at, at, "the YAML cannot be read past this point; check that every [ and { is closed", e);
         }
-        return root is YamlScalar { IsNull: true } ? null : root;
     }
 
     private static YamlNode ReadNode(IParser parser, Dictionary<string, YamlNode> anchors)

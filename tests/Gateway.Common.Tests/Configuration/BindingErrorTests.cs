@@ -114,17 +114,41 @@ public sealed class BindingErrorTests
         Assert.StartsWith("not valid YAML at line ", error.Message, StringComparison.Ordinal);
         Assert.Contains(", column ", error.Message, StringComparison.Ordinal);
         Assert.EndsWith("check the indentation and quoting there", error.Message, StringComparison.Ordinal);
-        Assert.InRange(error.Line, 5, 6);
+        Assert.Equal(5, error.Line);
+        Assert.Contains("check that every [ and { is closed", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Parse_TabIndentation_GivesTheLine()
+    public void Parse_BadIndentation_GivesLineAndColumn()
     {
-        var error = Assert.Single(ErrorsOf("server:\n\thttp: 127.0.0.1:8080\n"));
+        var error = Assert.Single(ErrorsOf("server:\n  http: 127.0.0.1:8080\n grpc: 127.0.0.1:8081\n"));
+
+        Assert.Equal("not valid YAML at line 3, column 2: While parsing a block mapping, did not find expected key; check the indentation and quoting there", error.Message);
+        Assert.Equal(3, error.Line);
+    }
+
+    [Fact]
+    public void Parse_TabIndentation_NamesTheLineAndSaysToUseSpaces()
+    {
+        var error = Assert.Single(ErrorsOf("server:\n  http: 127.0.0.1:8080\n\tgrpc: 127.0.0.1:8081\n"));
+
+        Assert.Equal("not valid YAML at line 3: the line is indented with a tab; YAML indents with spaces only", error.Message);
+        Assert.Equal(3, error.Line);
+    }
+
+    [Fact]
+    public void Parse_UnquotedVariableInsideBraces_SaysToQuoteIt()
+    {
+        var error = Assert.Single(ErrorsOf("providers:\n  openai: { kind: openai, api_key: ${OPENAI_API_KEY}, base_url: https://api.openai.com/v1 }\n"));
 
         Assert.Equal(2, error.Line);
         Assert.StartsWith("not valid YAML at line 2, column ", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("inside { } or [ ], put a value that uses ${NAME} in quotes, e.g. api_key: \"${OPENAI_API_KEY}\"", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Parse_UnquotedVariableAsABlockValue_IsFine()
+        => Assert.Equal("admin-0123456789abcdef", ConfigLoader.Parse(Provider + "\nserver:\n  admin_key: ${ADMIN}-0123456789abcdef\n", _ => "admin").Server.AdminKey);
 
     [Fact]
     public void Parse_SecondDocument_AsksToRemoveIt()
@@ -164,7 +188,7 @@ public sealed class BindingErrorTests
 
     [Fact]
     public void Parse_UnsetVariable_NamesItAndHowToGiveADefault()
-        => Single(Provider.Replace("base_url:", "api_key: ${OPENAI_API_KEY}, base_url:", StringComparison.Ordinal),
+        => Single(Provider.Replace("base_url:", "api_key: \"${OPENAI_API_KEY}\", base_url:", StringComparison.Ordinal),
             "providers.openai.api_key", "environment variable OPENAI_API_KEY is not set; set it, or write ${OPENAI_API_KEY:-default} to allow a default");
 
     [Fact]

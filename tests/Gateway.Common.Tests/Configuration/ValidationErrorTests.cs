@@ -128,7 +128,7 @@ public sealed class ValidationErrorTests
     [Fact]
     public void Parse_ApiKeyWithTrailingNewline_IsRejectedWithoutShowingIt()
     {
-        var error = Single(Provider.Replace("base_url:", "api_key: ${OPENAI_API_KEY}, base_url:", StringComparison.Ordinal),
+        var error = Single(Provider.Replace("base_url:", "api_key: \"${OPENAI_API_KEY}\", base_url:", StringComparison.Ordinal),
             name => name == "OPENAI_API_KEY" ? "sk-proj-abcdef0123456789\n" : null,
             "providers.openai.api_key", "contains whitespace or a line break; remove it");
 
