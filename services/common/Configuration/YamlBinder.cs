@@ -30,7 +30,7 @@ internal sealed partial class YamlBinder(Func<string, string?> environment)
         YamlNode? root;
         try
         {
-            root = YamlTree.Read(yaml);
+            root = Read(yaml);
         }
         catch (YamlException e)
         {
@@ -43,6 +43,29 @@ internal sealed partial class YamlBinder(Func<string, string?> environment)
             return new T();
         }
         return Bind(typeof(T), root, "") is T bound ? bound : new T();
+    }
+
+    // `{ api_key: ${OPENAI_API_KEY} }` is not valid YAML (a brace ends a plain value inside braces), yet it is
+    // how the architecture sketch and most people write it. Only when the file does not parse, it is read
+    // again with such whole-value references quoted; a file that parses is never rewritten.
+    private static YamlNode? Read(string yaml)
+    {
+        try
+        {
+            return YamlTree.Read(yaml);
+        }
+        catch (YamlException) when (UnquotedReference().IsMatch(yaml))
+        {
+            try
+            {
+                return YamlTree.Read(UnquotedReference().Replace(yaml, "\"$1\""));
+            }
+            catch (YamlException)
+            {
+                // Still not YAML: report the error in the file as written, below.
+            }
+            throw;
+        }
     }
 
     // The line of a key path, or of its nearest parent written in the file; 0 when there is none.
@@ -347,6 +370,9 @@ internal sealed partial class YamlBinder(Func<string, string?> environment)
         _ when type == typeof(bool) => "true or false",
         _ => "a text value",
     };
+
+    [GeneratedRegex(@"(?<=[\[{,:][ \t]*)(\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}""'\n]*)?\})(?=[ \t]*[,}\]])")]
+    private static partial Regex UnquotedReference();
 
     [GeneratedRegex(@"\$\{(?<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?<default>[^}]*))?\}")]
     private static partial Regex EnvReference();

@@ -137,9 +137,19 @@ public sealed class BindingErrorTests
     }
 
     [Fact]
-    public void Parse_UnquotedVariableInsideBraces_SaysToQuoteIt()
+    public void Parse_UnquotedVariableAsAWholeValueInsideBraces_IsAccepted()
     {
-        var error = Assert.Single(ErrorsOf("providers:\n  openai: { kind: openai, api_key: ${OPENAI_API_KEY}, base_url: https://api.openai.com/v1 }\n"));
+        var config = ConfigLoader.Parse("providers:\n  openai: { kind: openai, api_key: ${OPENAI_API_KEY}, base_url: https://api.openai.com/v1, headers: { X-Org: ${ORG:-acme} } }\n",
+            name => name == "OPENAI_API_KEY" ? "sk-proj-0123" : null);
+
+        Assert.Equal("sk-proj-0123", config.Providers["openai"].ApiKey);
+        Assert.Equal("acme", config.Providers["openai"].Headers["x-org"]);
+    }
+
+    [Fact]
+    public void Parse_UnquotedVariableInsideATextInsideBraces_SaysToQuoteIt()
+    {
+        var error = Assert.Single(ErrorsOf("providers:\n  vllm: { kind: openai, base_url: http://${VLLM_HOST}:8000/v1 }\n"));
 
         Assert.Equal(2, error.Line);
         Assert.StartsWith("not valid YAML at line 2, column ", error.Message, StringComparison.Ordinal);

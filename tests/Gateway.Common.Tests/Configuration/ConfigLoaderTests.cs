@@ -22,6 +22,52 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_ArchitectureSketch_IsValid()
+    {
+        // ARCHITECTURE.md §3 as written (with a real hash in place of its elided one).
+        var config = ConfigLoader.Parse($$"""
+            server:
+              http: 127.0.0.1:8080            # REST edge, admin API, dashboard, /mcp
+              grpc: 127.0.0.1:8081            # gRPC API (h2c)
+              admin_key: ${GATEWAY_ADMIN_KEY}
+            storage:
+              state: sqlite://./data/state.db     # or postgres://user:pass@host/db
+              traces: sqlite://./data/traces.db   # or clickhouse://user:pass@host:8123/db
+              # redis: redis://127.0.0.1:6379     # counters shared by several replicas
+
+            providers:
+              openai:    { kind: openai,       base_url: https://api.openai.com/v1, api_key: ${OPENAI_API_KEY} }
+              anthropic: { kind: anthropic,    base_url: https://api.anthropic.com, api_key: ${ANTHROPIC_API_KEY} }
+              gemini:    { kind: gemini,       base_url: https://generativelanguage.googleapis.com, api_key: ${GEMINI_API_KEY} }
+              azure:     { kind: azure-openai, base_url: https://example.openai.azure.com, api_key: ${AZURE_OPENAI_KEY}, api_version: "2024-10-21" }
+              onprem:    { kind: openai,       base_url: http://vllm.internal:8000/v1, residency: self-hosted }
+
+            models:                            # the names clients use
+              gpt-4o:
+                targets:
+                  - { provider: openai, model: gpt-4o, weight: 80 }
+                  - { provider: azure,  model: gpt-4o-prod, weight: 20 }
+                fallbacks: [claude-sonnet-4]
+                price: { input: 2.50, output: 10.00 }   # USD per million tokens
+              claude-sonnet-4:
+                targets: [{ provider: anthropic, model: claude-sonnet-4-20250514 }]
+                price: { input: 3.00, output: 15.00 }
+              llama-3-70b:
+                targets: [{ provider: onprem, model: meta-llama/Meta-Llama-3-70B-Instruct }]
+                price: { input: 0, output: 0 }
+
+            keys:                              # gateway keys; stored and compared as SHA-256
+              - { name: ds-prod, sha256: "{{ApiKeyHasher.HashHex("ds-prod-key-0123456789")}}", team: data-science, project: churn, environment: prod }
+              - { name: ds-dev,  key: ${DS_DEV_KEY}, team: data-science, project: churn, environment: dev, user: alice }
+            """, name => $"{name.ToLowerInvariant()}-value-0123456789");
+
+        Assert.Equal("openai_api_key-value-0123456789", config.Providers["openai"].ApiKey);
+        Assert.Equal([80, 20], config.Models["gpt-4o"].Targets.Select(t => t.Weight));
+        Assert.Equal(ApiKeyHasher.HashHex("ds_dev_key-value-0123456789"), config.Keys[1].Sha256);
+        Assert.Equal("alice", config.Keys[1].User);
+    }
+
+    [Fact]
     public void Parse_InlineKey_KeepsOnlyItsHash()
     {
         var config = ConfigLoader.Parse(ProviderAndModel + "\nkeys:\n  - { name: ci, key: \"${CI_KEY}\", team: qa }\n",
