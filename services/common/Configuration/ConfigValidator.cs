@@ -1,3 +1,4 @@
+using System.Net;
 using Gateway.Common.Hosting;
 using Gateway.Common.Security;
 
@@ -34,7 +35,7 @@ internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<
         var grpc = Endpoint("server.grpc", server.Grpc);
         if (http is not null && grpc is not null && http.Port == grpc.Port)
         {
-            Error("server.grpc", $"uses the same port as server.http; gRPC (h2c) needs its own port, e.g. {http.Address}:{(http.Port == 65535 ? http.Port - 1 : http.Port + 1)}");
+            Error("server.grpc", "uses the same port as server.http; give gRPC (h2c) a port of its own, e.g. the next one");
         }
         if (server.AdminKey is { } adminKey)
         {
@@ -50,7 +51,7 @@ internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<
         }
     }
 
-    private System.Net.IPEndPoint? Endpoint(string path, string value)
+    private IPEndPoint? Endpoint(string path, string value)
     {
         var parsed = Listeners.TryParse(value);
         if (parsed is null)

@@ -33,7 +33,7 @@ public sealed class ValidationErrorTests
     [Fact]
     public void Parse_GrpcOnTheHttpPort_AsksForItsOwnPort()
         => Single($"{ProviderAndModel}\nserver:\n  http: 127.0.0.1:9000\n  grpc: 127.0.0.1:9000\n", "server.grpc",
-            "uses the same port as server.http; gRPC (h2c) needs its own port, e.g. 127.0.0.1:9001");
+            "uses the same port as server.http; give gRPC (h2c) a port of its own");
 
     [Fact]
     public void Parse_ShortAdminKey_AsksForALongerOne()
