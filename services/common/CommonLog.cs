@@ -12,4 +12,10 @@ internal static partial class CommonLog
 
     [LoggerMessage(3, LogLevel.Error, "Event handler for topic {Topic} failed")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception, string topic);
+
+    [LoggerMessage(10, LogLevel.Warning, "Configuration change in {Path} touches {Sections}, which are read at start; restart the gateway to apply that part")]
+    public static partial void ConfigNeedsRestart(ILogger logger, string path, string sections);
+
+    [LoggerMessage(11, LogLevel.Error, "Reloading the configuration from {Path} failed")]
+    public static partial void ConfigReloadFailed(ILogger logger, Exception exception, string path);
 }

@@ -1,5 +1,7 @@
+using Gateway.Common.Configuration;
 using Gateway.Edge;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Testing;
 
@@ -55,6 +57,28 @@ public sealed class TestGateway : IAsyncDisposable
     // The usual test setup: one provider entry per fake, models mapped onto them, one key.
     public static string Key(string name = "test", string team = "qa", string? key = null, string extra = "")
         => $"  - {{ name: {name}, key: \"{key ?? DefaultKey}\", team: {team}, project: gateway, environment: test{extra} }}";
+
+    // Rewrites the configuration file as a person would and waits until the running gateway has reloaded it.
+    // Returns the configuration now in force; throws the ConfigException if the gateway rejected the edit.
+    public async Task<GatewayConfig> EditConfigAsync(Func<string, string> edit)
+    {
+        var monitor = Services.GetRequiredService<ConfigMonitor>();
+        var outcome = new TaskCompletionSource<GatewayConfig>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(GatewayConfig config) => outcome.TrySetResult(config);
+        void OnRejected(ConfigException error) => outcome.TrySetException(error);
+        monitor.Changed += OnChanged;
+        monitor.Rejected += OnRejected;
+        try
+        {
+            await File.WriteAllTextAsync(ConfigPath, edit(await File.ReadAllTextAsync(ConfigPath)));
+            return await outcome.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            monitor.Changed -= OnChanged;
+            monitor.Rejected -= OnRejected;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

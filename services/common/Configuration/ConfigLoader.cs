@@ -6,28 +6,18 @@ public static class ConfigLoader
 {
     // Loads and validates; throws ConfigException listing every problem with its key path.
     public static GatewayConfig Load(string path, Func<string, string?>? environment = null)
-    {
-        string yaml;
-        try
-        {
-            yaml = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException([new ConfigError("", $"cannot read the configuration file '{path}': {e.Message}")]);
-        }
-        return Parse(yaml, environment);
-    }
+        => Parse(Read(path), environment);
 
     public static GatewayConfig Parse(string yaml, Func<string, string?>? environment = null)
     {
         var binder = new YamlBinder(environment ?? Environment.GetEnvironmentVariable);
         var config = binder.Bind<GatewayConfig>(yaml);
-        var errors = binder.Errors.ToList();
-        if (errors.Count == 0)
-        {
-            ConfigValidator.Validate(config, errors);
-        }
+        // Semantic checks run even when binding failed, so one pass reports every problem. A spot the binder
+        // already reported (or its parent or child) is not reported a second time.
+        var errors = binder.Errors
+            .Concat(new ConfigValidator(config, binder.Substituted).Validate().Where(e => !binder.Errors.Any(b => Overlap(b.Path, e.Path))))
+            .Select(e => e.Line > 0 ? e : e with { Line = binder.LineOf(e.Path) })
+            .ToList();
         if (errors.Count > 0)
         {
             throw new ConfigException(errors);
@@ -35,7 +25,24 @@ public static class ConfigLoader
         // Keep only the hash of inline keys: the plaintext goes no further than this method.
         return config with
         {
-            Keys = config.Keys.Select(k => k.Key is null ? k : k with { Sha256 = ApiKeyHasher.HashHex(k.Key), Key = null }).ToList(),
+            Keys = config.Keys.Select(k => k with { Sha256 = k.Sha256?.ToLowerInvariant() ?? ApiKeyHasher.HashHex(k.Key!), Key = null }).ToList(),
         };
     }
+
+    internal static string Read(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException([new ConfigError("", $"cannot read the configuration file '{path}' ({e.Message}); check the path given to --config and its permissions")]);
+        }
+    }
+
+    private static bool Overlap(string a, string b) => a == b || Under(a, b) || Under(b, a);
+
+    private static bool Under(string path, string parent)
+        => parent.Length == 0 || (path.Length > parent.Length && path.StartsWith(parent, StringComparison.Ordinal) && path[parent.Length] is '.' or '[');
 }

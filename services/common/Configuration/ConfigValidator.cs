@@ -1,208 +1,337 @@
+using System.Net;
+using Gateway.Common.Hosting;
 using Gateway.Common.Security;
-
-using System.Globalization;
 
 namespace Gateway.Common.Configuration;
 
-// Semantic checks after binding: references resolve, URLs are absolute, every key can authenticate.
-internal static class ConfigValidator
+// Semantic checks after binding: names are names, references resolve, addresses parse, every key can
+// authenticate. A message may quote a value only as written in the file (`substituted` maps the key paths
+// whose value came from the environment to that text), never a value a variable held.
+internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<string, string> substituted)
 {
-    public static readonly IReadOnlySet<string> ProviderKinds = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "openai", "azure-openai", "anthropic", "gemini",
-    };
+    public static readonly IReadOnlyList<string> ProviderKinds = ["openai", "azure-openai", "anthropic", "gemini"];
 
-    public static void Validate(GatewayConfig config, List<ConfigError> errors)
-    {
-        ValidateEndpoint(config.Server.Http, "server.http", errors);
-        ValidateEndpoint(config.Server.Grpc, "server.grpc", errors);
-        if (config.Server.MaxRequestBodyBytes is < 1024 or > 1024L * 1024 * 1024)
-        {
-            errors.Add(new("server.max_request_body_bytes", "must be between 1024 and 1073741824 bytes"));
-        }
-        if (config.Server.MaxJsonDepth is < 8 or > 1024)
-        {
-            errors.Add(new("server.max_json_depth", "must be between 8 and 1024"));
-        }
-        ValidateStorage(config.Storage, errors);
+    private const int MinimumSecretLength = 16;
 
+    private const int MaximumKeyLength = KeyAuthenticator.MaximumKeyLength;
+
+    private readonly List<ConfigError> _errors = [];
+
+    public List<ConfigError> Validate()
+    {
+        ValidateServer();
+        ValidateStorage();
+        ValidateProviders();
+        ValidateModels();
+        ValidateKeys();
+        ValidateServices();
+        return _errors;
+    }
+
+    private void ValidateServer()
+    {
+        var server = config.Server;
+        var http = Endpoint("server.http", server.Http);
+        var grpc = Endpoint("server.grpc", server.Grpc);
+        if (http is not null && grpc is not null && http.Port == grpc.Port)
+        {
+            Error("server.grpc", "uses the same port as server.http; give gRPC (h2c) a port of its own, e.g. the next one");
+        }
+        if (server.AdminKey is { } adminKey)
+        {
+            Secret("server.admin_key", adminKey, "or leave it unset to turn the admin API off");
+        }
+        if (server.MaxRequestBodyBytes is < 1024 or > 1024L * 1024 * 1024)
+        {
+            Error("server.max_request_body_bytes", "must be between 1024 and 1073741824 bytes (default 4194304, 4 MiB)");
+        }
+        if (server.MaxJsonDepth is < 8 or > 1024)
+        {
+            Error("server.max_json_depth", "must be between 8 and 1024 (default 64)");
+        }
+    }
+
+    private IPEndPoint? Endpoint(string path, string value)
+    {
+        var parsed = Listeners.TryParse(value);
+        if (parsed is null)
+        {
+            Error(path, $"expected HOST:PORT with HOST an IP address, localhost or * and PORT 1-65535, e.g. 127.0.0.1:8080; found {Show(path, value)}");
+        }
+        return parsed;
+    }
+
+    // Storage URIs often hold a password, so these messages never repeat them.
+    private void ValidateStorage()
+    {
+        StorageUri("storage.state", config.Storage.State, ["sqlite", "postgres", "postgresql"], "sqlite://./data/state.db or postgres://user:pass@host:5432/db");
+        StorageUri("storage.traces", config.Storage.Traces, ["sqlite", "clickhouse"], "sqlite://./data/traces.db or clickhouse://user:pass@host:8123/db");
+        if (config.Storage.Redis is { } redis)
+        {
+            StorageUri("storage.redis", redis, ["redis", "rediss"], "redis://host:6379 (rediss:// for TLS), or leave it out to keep counters in this process");
+        }
+    }
+
+    private void StorageUri(string path, string value, string[] schemes, string example)
+    {
+        var separator = value.IndexOf("://", StringComparison.Ordinal);
+        var scheme = separator > 0 ? value[..separator] : "";
+        var valid = schemes.Contains(scheme) && (scheme == "sqlite"
+            ? value.Length > "sqlite://".Length
+            : Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Host.Length > 0);
+        if (!valid)
+        {
+            Error(path, $"expected {example} (the value is not repeated here: it may hold a password)");
+        }
+    }
+
+    private void ValidateProviders()
+    {
         foreach (var (name, provider) in config.Providers)
         {
             var path = $"providers.{name}";
+            if (!ConfigNames.IsName(name))
+            {
+                Error(path, $"'{name}' is not a valid provider name; use {ConfigNames.NameRule}");
+            }
             if (!ProviderKinds.Contains(provider.Kind))
             {
-                errors.Add(new($"{path}.kind", provider.Kind.Length == 0
+                Error($"{path}.kind", provider.Kind.Length == 0
                     ? $"missing; set one of: {string.Join(", ", ProviderKinds)}"
-                    : $"unknown provider kind '{provider.Kind}'; use one of: {string.Join(", ", ProviderKinds)} (OpenAI-compatible servers such as vLLM, Ollama, Groq and Mistral use 'openai')"));
+                    : $"unknown provider kind {Show($"{path}.kind", provider.Kind)}; use one of: {string.Join(", ", ProviderKinds)} (OpenAI-compatible servers such as vLLM, Ollama, TGI, LM Studio, Groq and Mistral use openai)");
             }
-            if (!Uri.TryCreate(provider.BaseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            {
-                errors.Add(new($"{path}.base_url", provider.BaseUrl.Length == 0
-                    ? "missing; set the provider's http(s) base URL"
-                    : "must be an absolute http:// or https:// URL"));
-            }
+            BaseUrl($"{path}.base_url", provider.BaseUrl);
             if (provider.Kind == "azure-openai" && string.IsNullOrEmpty(provider.ApiVersion))
             {
-                errors.Add(new($"{path}.api_version", "required for azure-openai, e.g. \"2024-10-21\""));
+                Error($"{path}.api_version", "required for azure-openai; set the Azure OpenAI API version, e.g. \"2024-10-21\"");
+            }
+            if (provider.ApiKey is { } apiKey && HasWhitespace(apiKey))
+            {
+                Error($"{path}.api_key", "contains whitespace or a line break; remove it (a trailing newline in the secret is the usual cause)");
             }
             if (provider.TimeoutSeconds is <= 0 or > 3600)
             {
-                errors.Add(new($"{path}.timeout_seconds", "must be greater than 0 and at most 3600"));
+                Error($"{path}.timeout_seconds", "must be more than 0 and at most 3600 seconds (default 120)");
             }
-            if (provider.Residency is { Length: > 0 } residency && !IsName(residency))
+            if (provider.Residency is { } residency && !ConfigNames.IsName(residency))
             {
-                errors.Add(new($"{path}.residency", "use 'self-hosted' or a region name made of letters, digits, '-' and '_'"));
+                Error($"{path}.residency", $"use self-hosted or a region name made of {ConfigNames.NameRule}");
+            }
+            foreach (var (header, value) in provider.Headers)
+            {
+                if (header.Length == 0 || !header.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
+                {
+                    Error($"{path}.headers.{header}", "not a valid HTTP header name; use letters, digits and '-'");
+                }
+                else if (value.Any(char.IsControl))
+                {
+                    Error($"{path}.headers.{header}", "the value contains a line break or control character; remove it");
+                }
             }
         }
+    }
 
+    private void BaseUrl(string path, string value)
+    {
+        if (value.Length == 0)
+        {
+            Error(path, "missing; set the provider's http(s) base URL, e.g. https://api.openai.com/v1");
+        }
+        else if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            Error(path, $"expected an absolute http:// or https:// URL such as https://api.openai.com/v1; found {Show(path, value)}");
+        }
+        else if (uri.UserInfo.Length > 0)
+        {
+            Error(path, "must not contain credentials; put the provider's key in api_key");
+        }
+        else if (uri.Query.Length > 0 || uri.Fragment.Length > 0)
+        {
+            Error(path, "must not have a ?query or #fragment; the gateway appends the operation path (e.g. /chat/completions) to it");
+        }
+    }
+
+    private void ValidateModels()
+    {
         foreach (var (name, model) in config.Models)
         {
             var path = $"models.{name}";
+            if (!ConfigNames.IsModelName(name))
+            {
+                Error(path, $"'{name}' is not a valid model name; use {ConfigNames.ModelNameRule}");
+            }
             if (model.Targets.Count == 0)
             {
-                errors.Add(new($"{path}.targets", "needs at least one target: [{ provider: NAME, model: UPSTREAM_MODEL }]"));
+                Error($"{path}.targets", "needs at least one target, e.g. [{ provider: openai, model: gpt-4o }]");
             }
             for (var i = 0; i < model.Targets.Count; i++)
             {
                 var target = model.Targets[i];
                 var targetPath = $"{path}.targets[{i}]";
-                if (target is null)
+                if (target.Provider.Length == 0)
                 {
-                    errors.Add(new(targetPath, "empty target; write { provider: NAME, model: UPSTREAM_MODEL }"));
-                    continue;
+                    Error($"{targetPath}.provider", $"missing; name one of the providers: {List(config.Providers.Keys)}");
                 }
-                if (!config.Providers.ContainsKey(target.Provider))
+                else if (!config.Providers.ContainsKey(target.Provider))
                 {
-                    errors.Add(new($"{targetPath}.provider", target.Provider.Length == 0
-                        ? "missing; name one of the providers"
-                        : $"unknown provider '{target.Provider}'; configured providers: {List(config.Providers.Keys)}"));
+                    Error($"{targetPath}.provider", $"unknown provider {Show($"{targetPath}.provider", target.Provider)}; use one of: {List(config.Providers.Keys)}, or add it under providers");
                 }
-                if (target.Model.Length == 0)
+                if (string.IsNullOrWhiteSpace(target.Model))
                 {
-                    errors.Add(new($"{targetPath}.model", "missing; set the provider's model (or deployment) name"));
+                    Error($"{targetPath}.model", "missing; set the model (or Azure deployment) name the provider expects");
+                }
+                else if (target.Model.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+                {
+                    Error($"{targetPath}.model", "contains whitespace; write the provider's model name exactly");
                 }
                 if (target.Weight is < 0 or > 1_000_000)
                 {
-                    errors.Add(new($"{targetPath}.weight", "must be between 0 and 1000000"));
+                    Error($"{targetPath}.weight", "must be between 0 and 1000000 (0 turns the target off; default 1)");
                 }
             }
-            if (model.Targets.Count > 0 && model.Targets.All(t => t is null || t.Weight == 0))
+            if (model.Targets.Count > 0 && model.Targets.All(t => t.Weight == 0))
             {
-                errors.Add(new($"{path}.targets", "every target has weight 0; give at least one a positive weight"));
+                Error($"{path}.targets", "every target has weight 0, so nothing can serve this model; give at least one a positive weight");
             }
             for (var i = 0; i < model.Fallbacks.Count; i++)
             {
-                var fallback = model.Fallbacks[i];
-                if (fallback == name)
+                var fallbackPath = $"{path}.fallbacks[{i}]";
+                if (model.Fallbacks[i] == name)
                 {
-                    errors.Add(new($"{path}.fallbacks[{i}]", "a model cannot fall back to itself"));
+                    Error(fallbackPath, "a model cannot fall back to itself; name another model or remove the entry");
                 }
-                else if (!config.Models.ContainsKey(fallback))
+                else if (!config.Models.ContainsKey(model.Fallbacks[i]))
                 {
-                    errors.Add(new($"{path}.fallbacks[{i}]", $"unknown model '{fallback}'; configured models: {List(config.Models.Keys)}"));
+                    Error(fallbackPath, $"unknown model {Show(fallbackPath, model.Fallbacks[i])}; use one of: {List(config.Models.Keys)}");
                 }
             }
-            if (model.Price is { } price && (price.Input < 0 || price.Output < 0 || price.CachedInput < 0))
+            if (model.Price is { } price)
             {
-                errors.Add(new($"{path}.price", "prices are USD per million tokens and cannot be negative"));
+                NotNegative($"{path}.price.input", price.Input);
+                NotNegative($"{path}.price.output", price.Output);
+                NotNegative($"{path}.price.cached_input", price.CachedInput ?? 0);
             }
         }
+    }
 
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        var hashes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+    private void NotNegative(string path, decimal price)
+    {
+        if (price < 0)
+        {
+            Error(path, "cannot be negative; prices are USD per million tokens (0 for free)");
+        }
+    }
+
+    private void ValidateKeys()
+    {
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        var hashes = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < config.Keys.Count; i++)
         {
             var key = config.Keys[i];
             var path = $"keys[{i}]";
-            if (key is null)
-            {
-                errors.Add(new(path, "empty entry; write { name: NAME, sha256: HASH, team: TEAM }"));
-                continue;
-            }
             if (key.Name.Length == 0)
             {
-                errors.Add(new($"{path}.name", "missing; every key needs a name (it appears in traces instead of the key)"));
+                Error($"{path}.name", "missing; every key needs a name (traces and logs show the name, never the key)");
             }
-            else if (!names.Add(key.Name))
+            else if (!ConfigNames.IsName(key.Name))
             {
-                errors.Add(new($"{path}.name", $"duplicate key name '{key.Name}'; names must be unique"));
+                Error($"{path}.name", $"{Show($"{path}.name", key.Name)} is not a valid key name; use {ConfigNames.NameRule}");
             }
-            var hasHash = key.Sha256 is not null;
-            var hasKey = key.Key is not null;
-            if (hasHash && hasKey)
+            else if (!names.TryAdd(key.Name, i))
             {
-                errors.Add(new(path, "set either sha256 or key, not both"));
+                Error($"{path}.name", $"{Show($"{path}.name", key.Name)} is already the name of keys[{names[key.Name]}]; names must be unique");
             }
-            else if (!hasHash && !hasKey)
+
+            string? hash = null;
+            if (key.Sha256 is not null && key.Key is not null)
             {
-                errors.Add(new(path, "set sha256 (64 hex digits; create one with `gateway keys create`) or key (e.g. ${MY_KEY})"));
+                Error(path, "has both sha256 and key; keep one (sha256 is preferred: the key itself then never touches the file)");
             }
-            else if (hasHash && !ApiKeyHasher.IsHexSha256(key.Sha256!))
+            else if (key.Sha256 is null && key.Key is null)
             {
-                errors.Add(new($"{path}.sha256", "must be 64 hexadecimal digits (the SHA-256 of the key)"));
+                Error(path, "needs sha256 (create one with `gateway keys create --name NAME`) or key (e.g. key: ${MY_KEY})");
             }
-            else if (hasKey && key.Key!.Length < 16)
+            else if (key.Sha256 is { } sha256)
             {
-                errors.Add(new($"{path}.key", "too short; use at least 16 characters (`gateway keys create` makes a strong one)"));
+                if (ApiKeyHasher.IsHexSha256(sha256))
+                {
+                    hash = sha256.ToLowerInvariant();
+                }
+                else
+                {
+                    Error($"{path}.sha256", "must be 64 hexadecimal digits, the SHA-256 of the key as `gateway keys create` prints it");
+                }
             }
-            var hash = hasHash ? key.Sha256! : hasKey ? ApiKeyHasher.HashHex(key.Key!) : null;
-            if (hash is not null && !hashes.Add(hash))
+            else if (key.Key!.Length > MaximumKeyLength)
             {
-                errors.Add(new(path, "the same key is configured twice; each key must be unique"));
+                Error($"{path}.key", $"too long; use at most {MaximumKeyLength} characters (longer keys are refused before they are checked)");
             }
+            else if (Secret($"{path}.key", key.Key, "`gateway keys create` makes a strong one"))
+            {
+                hash = ApiKeyHasher.HashHex(key.Key!);
+            }
+            if (hash is not null && !hashes.TryAdd(hash, i))
+            {
+                Error(path, $"is the same key as keys[{hashes[hash]}]; every key must be unique, so create a new one with `gateway keys create`");
+            }
+
             for (var m = 0; m < key.Models.Count; m++)
             {
                 if (!config.Models.ContainsKey(key.Models[m]))
                 {
-                    errors.Add(new($"{path}.models[{m}]", $"unknown model '{key.Models[m]}'; configured models: {List(config.Models.Keys)}"));
+                    Error($"{path}.models[{m}]", $"unknown model {Show($"{path}.models[{m}]", key.Models[m])}; use one of: {List(config.Models.Keys)}, or leave models out to allow all");
                 }
             }
         }
-
-        ValidateServiceAddress(config.Services.Router, "services.router", errors);
-        ValidateServiceAddress(config.Services.Guard, "services.guard", errors);
-        ValidateServiceAddress(config.Services.Budget, "services.budget", errors);
-        ValidateServiceAddress(config.Services.Prompts, "services.prompts", errors);
     }
 
-    private static void ValidateStorage(StorageConfig storage, List<ConfigError> errors)
+    private void ValidateServices()
     {
-        if (!storage.State.StartsWith("sqlite://", StringComparison.Ordinal) && !storage.State.StartsWith("postgres://", StringComparison.Ordinal))
-        {
-            errors.Add(new("storage.state", "use sqlite://PATH or postgres://user:pass@host/db"));
-        }
-        if (!storage.Traces.StartsWith("sqlite://", StringComparison.Ordinal) && !storage.Traces.StartsWith("clickhouse://", StringComparison.Ordinal))
-        {
-            errors.Add(new("storage.traces", "use sqlite://PATH or clickhouse://user:pass@host:8123/db"));
-        }
-        if (storage.Redis is { Length: > 0 } redis && !redis.StartsWith("redis://", StringComparison.Ordinal))
-        {
-            errors.Add(new("storage.redis", "use redis://host:port"));
-        }
+        ServiceAddress("services.router", config.Services.Router);
+        ServiceAddress("services.guard", config.Services.Guard);
+        ServiceAddress("services.budget", config.Services.Budget);
+        ServiceAddress("services.prompts", config.Services.Prompts);
     }
 
-    private static void ValidateEndpoint(string value, string path, List<ConfigError> errors)
+    private void ServiceAddress(string path, string? address)
     {
-        var colon = value.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 0 or > 65535)
+        if (address is not null && (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https") || uri.Host.Length == 0))
         {
-            errors.Add(new(path, $"expected HOST:PORT such as 127.0.0.1:8080, found '{value}'"));
+            Error(path, $"expected the service's gRPC address such as http://router:8081 (https:// for TLS), or leave it out to host the service in this process; found {Show(path, address)}");
         }
     }
 
-    private static void ValidateServiceAddress(string? address, string path, List<ConfigError> errors)
+    // True when the secret is usable; the value itself is never part of a message.
+    private bool Secret(string path, string value, string advice)
     {
-        if (address is { Length: > 0 } && (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https")))
+        if (HasWhitespace(value))
         {
-            errors.Add(new(path, "expected the service's gRPC address as http://host:port (or https://), or leave it out to host the service in this process"));
+            Error(path, "contains whitespace or a line break; remove it (a trailing newline in the secret is the usual cause)");
+            return false;
         }
+        if (value.Length < MinimumSecretLength)
+        {
+            Error(path, $"too short; use at least {MinimumSecretLength} random characters ({advice})");
+            return false;
+        }
+        return true;
     }
 
-    private static bool IsName(string value) => value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+    private static bool HasWhitespace(string value) => value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c));
+
+    private void Error(string path, string message) => _errors.Add(new(path, message));
+
+    // A value as the file writes it: for `${NAME}` that is the reference, not what the variable holds.
+    private string Show(string path, string value)
+    {
+        var text = substituted.TryGetValue(path, out var written) ? written : value;
+        return $"'{(text.Length <= 60 ? text : text[..60] + "…")}'";
+    }
 
     private static string List(IEnumerable<string> names)
     {
         var joined = string.Join(", ", names);
-        return joined.Length == 0 ? "(none)" : joined;
+        return joined.Length == 0 ? "(none configured)" : joined;
     }
 }

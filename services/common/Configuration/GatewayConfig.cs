@@ -1,7 +1,10 @@
+using System.Text;
+
 namespace Gateway.Common.Configuration;
 
 // The whole gateway configuration, bound from one YAML file (docs/configuration.md documents every key).
-// Property names bind from snake_case keys: BaseUrl <- base_url.
+// Property names bind from snake_case keys: BaseUrl <- base_url. Records that hold secrets print them as
+// `***`, so logging a configuration object never leaks one.
 public sealed record GatewayConfig
 {
     public ServerConfig Server { get; init; } = new();
@@ -19,6 +22,12 @@ public sealed record ServerConfig
     public string? AdminKey { get; init; }
     public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
     public int MaxJsonDepth { get; init; } = 64;
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Http = {Http}, Grpc = {Grpc}, AdminKey = {Secrets.Mask(AdminKey)}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, MaxJsonDepth = {MaxJsonDepth}");
+        return true;
+    }
 }
 
 public sealed record StorageConfig
@@ -26,6 +35,13 @@ public sealed record StorageConfig
     public string State { get; init; } = "sqlite://./data/state.db";
     public string Traces { get; init; } = "sqlite://./data/traces.db";
     public string? Redis { get; init; }
+
+    // Connection strings may hold passwords: only the scheme is printed.
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"State = {Secrets.Scheme(State)}, Traces = {Secrets.Scheme(Traces)}, Redis = {Secrets.Scheme(Redis)}");
+        return true;
+    }
 }
 
 public sealed record ProviderConfig
@@ -38,6 +54,12 @@ public sealed record ProviderConfig
     public double TimeoutSeconds { get; init; } = 120;
     // Extra headers sent to this provider only (e.g. OpenAI-Organization); never taken from clients.
     public Dictionary<string, string> Headers { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Kind = {Kind}, BaseUrl = {BaseUrl}, ApiKey = {Secrets.Mask(ApiKey)}, ApiVersion = {ApiVersion}, Residency = {Residency}, TimeoutSeconds = {TimeoutSeconds}, Headers = [{string.Join(", ", Headers.Keys)}]");
+        return true;
+    }
 }
 
 public sealed record ModelConfig
@@ -77,6 +99,12 @@ public sealed record KeyConfig
     public List<string> Roles { get; init; } = [];
     // Public model names this key may use; empty = all.
     public List<string> Models { get; init; } = [];
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Name = {Name}, Sha256 = {Sha256}, Key = {Secrets.Mask(Key)}, Team = {Team}, Project = {Project}, Environment = {Environment}, User = {User}, Roles = [{string.Join(", ", Roles)}], Models = [{string.Join(", ", Models)}]");
+        return true;
+    }
 }
 
 // Addresses of services hosted elsewhere (the mesh). No address = hosted in this process.
@@ -86,4 +114,11 @@ public sealed record ServicesConfig
     public string? Guard { get; init; }
     public string? Budget { get; init; }
     public string? Prompts { get; init; }
+}
+
+internal static class Secrets
+{
+    public static string Mask(string? value) => value is null ? "" : "***";
+
+    public static string Scheme(string? uri) => uri is null ? "" : uri.IndexOf("://", StringComparison.Ordinal) is > 0 and var end ? uri[..(end + 3)] + "***" : "***";
 }

@@ -25,6 +25,7 @@ public static class GatewayDefaults
     {
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new ConfigMonitor(config, configPath, sp.GetRequiredService<ILogger<ConfigMonitor>>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigMonitor>());
         builder.Services.AddSingleton<KeyAuthenticator>();
 
         builder.Logging.ClearProviders();

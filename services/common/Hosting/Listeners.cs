@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -9,10 +10,30 @@ public static class Listeners
     // gRPC over cleartext needs HTTP/2 only on its own port; REST, health and Dapr callbacks use HTTP/1.1 (and 2).
     public static void Listen(KestrelServerOptions kestrel, string endpoint, HttpProtocols protocols)
     {
+        var parsed = TryParse(endpoint) ?? throw new ArgumentException($"'{endpoint}' is not HOST:PORT (HOST an IP address, localhost or *).", nameof(endpoint));
+        kestrel.Listen(parsed, listen => listen.Protocols = protocols);
+    }
+
+    // `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`, `*:8080` or `0.0.0.0:8080`; null for anything else.
+    public static IPEndPoint? TryParse(string endpoint)
+    {
         var colon = endpoint.LastIndexOf(':');
-        var host = endpoint[..colon].Trim('[', ']');
-        var port = int.Parse(endpoint.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture);
-        var address = host is "localhost" ? IPAddress.Loopback : host is "*" or "0.0.0.0" ? IPAddress.Any : IPAddress.Parse(host);
-        kestrel.Listen(address, port, listen => listen.Protocols = protocols);
+        if (colon <= 0 || !int.TryParse(endpoint.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return null;
+        }
+        var host = endpoint[..colon];
+        if (host.StartsWith('[') && host.EndsWith(']'))
+        {
+            host = host[1..^1];
+        }
+        var address = host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "*" => IPAddress.Any,
+            _ when host.Contains('.') || host.Contains(':') => IPAddress.TryParse(host, out var ip) ? ip : null,
+            _ => null,
+        };
+        return address is null ? null : new IPEndPoint(address, port);
     }
 }

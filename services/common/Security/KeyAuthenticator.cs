@@ -8,6 +8,9 @@ namespace Gateway.Common.Security;
 // hash (which reveals nothing about a stored key), then confirmed with a constant-time comparison.
 public sealed class KeyAuthenticator(ConfigMonitor config)
 {
+    // Longer presented keys are refused without hashing them.
+    public const int MaximumKeyLength = 512;
+
     private sealed record Entry(byte[] Hash, Principal Principal);
 
     private sealed record Table(GatewayConfig Source, Dictionary<string, Entry> ByHash);
@@ -16,7 +19,7 @@ public sealed class KeyAuthenticator(ConfigMonitor config)
 
     public Principal? Authenticate(ReadOnlySpan<char> presentedKey)
     {
-        if (presentedKey.IsEmpty || presentedKey.Length > 512)
+        if (presentedKey.IsEmpty || presentedKey.Length > MaximumKeyLength)
         {
             return null;
         }

@@ -1,4 +1,5 @@
 using System.Text;
+using Gateway.Common.Configuration;
 using Gateway.Common.Hosting;
 using Gateway.Common.Security;
 
@@ -8,23 +9,26 @@ namespace Gateway.Edge.Cli;
 // key, prints it once, and prints the config line that holds only its SHA-256.
 public static class KeysCommand
 {
+    private const string Usage = "usage: gateway keys create --name NAME [--team T] [--project P] [--environment E] [--user U]";
+
     public static bool TryRun(string[] args, TextWriter output, out int exitCode)
     {
         exitCode = 0;
-        if (args.Length < 2 || args[0] != "keys")
+        if (args.Length < 1 || args[0] != "keys")
         {
             return false;
         }
-        if (args[1] != "create")
+        if (args.Length < 2 || args[1] != "create")
         {
-            output.WriteLine("usage: gateway keys create --name NAME [--team T] [--project P] [--environment E] [--user U]");
+            output.WriteLine(Usage);
             exitCode = 2;
             return true;
         }
         var name = ServiceHost.Argument(args, "--name");
-        if (string.IsNullOrWhiteSpace(name))
+        if (name is null || !ConfigNames.IsName(name))
         {
-            output.WriteLine("keys create: --name is required");
+            output.WriteLine($"keys create: --name is required and uses {ConfigNames.NameRule}");
+            output.WriteLine(Usage);
             exitCode = 2;
             return true;
         }
@@ -34,7 +38,7 @@ public static class KeysCommand
         {
             if (ServiceHost.Argument(args, "--" + field) is { Length: > 0 } value)
             {
-                line.Append($", {field}: {value}");
+                line.Append($", {field}: {Quote(value)}");
             }
         }
         line.Append(" }");
@@ -44,4 +48,8 @@ public static class KeysCommand
         output.WriteLine(line.ToString());
         return true;
     }
+
+    // Plain names stay bare; anything else becomes a double-quoted YAML string.
+    private static string Quote(string value)
+        => ConfigNames.IsName(value) ? value : "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

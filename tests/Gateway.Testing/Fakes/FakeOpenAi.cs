@@ -34,6 +34,10 @@ public sealed class FakeOpenAi : FakeUpstream
     {
         var request = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
         var reply = Replies.TryDequeue(out var next) ? next : FakeReply.Say("Echo: " + LastUserText(request));
+        if (reply.Gate is { } gate)
+        {
+            await gate.WaitAsync(context.RequestAborted);
+        }
         foreach (var (name, value) in reply.Headers)
         {
             context.Response.Headers[name] = value;

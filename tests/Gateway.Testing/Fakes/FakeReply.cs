@@ -20,6 +20,9 @@ public sealed record FakeReply
     // For streams: stop after this many content chunks and drop the connection (a broken stream).
     public int? DropAfterChunks { get; init; }
 
+    // Awaited before answering: lets a test hold a request in flight and release it when it chooses.
+    public Task? Gate { get; init; }
+
     public static FakeReply Say(string text) => new() { Text = text };
 
     public static FakeReply Error(int status, string body) => new() { Status = status, ErrorBody = body };

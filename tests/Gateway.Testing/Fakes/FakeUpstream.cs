@@ -28,6 +28,9 @@ public abstract class FakeUpstream : IAsyncDisposable
     // Off for load runs, where keeping every request would only measure the fake.
     public bool Record { get; init; } = true;
 
+    // Raised as each request arrives, before it is answered.
+    public event Action<RecordedRequest>? Received;
+
     protected abstract void Map(WebApplication app);
 
     public async Task StartAsync()
@@ -47,11 +50,13 @@ public abstract class FakeUpstream : IAsyncDisposable
             using var reader = new StreamReader(context.Request.Body, leaveOpen: true);
             var body = await reader.ReadToEndAsync(context.RequestAborted);
             context.Request.Body.Position = 0;
-            Requests.Enqueue(new RecordedRequest(
+            var recorded = new RecordedRequest(
                 context.Request.Method,
                 context.Request.Path + context.Request.QueryString,
                 context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
-                body));
+                body);
+            Requests.Enqueue(recorded);
+            Received?.Invoke(recorded);
             await next(context);
         });
         Map(_app);
