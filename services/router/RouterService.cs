@@ -9,6 +9,7 @@ using Gateway.Prompts;
 using Gateway.Router.Inference;
 using Gateway.Router.Pipeline;
 using Gateway.Router.Providers;
+using Gateway.Router.Providers.Anthropic;
 using Gateway.Router.Providers.OpenAI;
 using Gateway.Router.Routing;
 using Microsoft.AspNetCore.Builder;
@@ -30,6 +31,7 @@ public static class RouterService
         services.AddSingleton<ProviderRegistry>();
         services.AddSingleton<IChatProvider, OpenAiProvider>();
         services.AddSingleton<IChatProvider, AzureOpenAiProvider>();
+        services.AddSingleton<IChatProvider, AnthropicProvider>();
         services.AddSingleton<InferencePipeline>();
         services.AddSingleton<IInferenceService>(sp => sp.GetRequiredService<InferencePipeline>());
         services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
