@@ -23,6 +23,14 @@ public sealed class SseWriter(HttpResponse response)
 
     public async ValueTask WriteAsync(string? eventName, Action<Utf8JsonWriter> writeJson, CancellationToken cancellationToken)
     {
+        Write(eventName, writeJson);
+        await response.BodyWriter.FlushAsync(cancellationToken);
+    }
+
+    // Buffers one event without flushing, for surfaces that turn one chunk into several events (Anthropic):
+    // they reach the client together with the next FlushAsync.
+    public void Write(string? eventName, Action<Utf8JsonWriter> writeJson)
+    {
         var pipe = response.BodyWriter;
         if (eventName is not null)
         {
@@ -36,11 +44,12 @@ public sealed class SseWriter(HttpResponse response)
             writeJson(writer);
         }
         pipe.Write(EventEnd);
-        await pipe.FlushAsync(cancellationToken);
     }
 
-    public async ValueTask WriteRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken)
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        await response.BodyWriter.WriteAsync(line, cancellationToken);
+        await response.BodyWriter.FlushAsync(cancellationToken);
     }
+
+    public void WriteRaw(ReadOnlySpan<byte> bytes) => response.BodyWriter.Write(bytes);
 }
