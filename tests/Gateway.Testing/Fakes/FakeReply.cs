@@ -20,6 +20,12 @@ public sealed record FakeReply
     // For streams: stop after this many content chunks and drop the connection (a broken stream).
     public int? DropAfterChunks { get; init; }
 
+    // Thinking that precedes the answer (Anthropic thinking block, signed by the fake).
+    public string? Thinking { get; init; }
+
+    // For streams: after the text, send this provider error in-band (an Anthropic `error` event) and stop.
+    public string? StreamError { get; init; }
+
     public static FakeReply Say(string text) => new() { Text = text };
 
     public static FakeReply Error(int status, string body) => new() { Status = status, ErrorBody = body };
