@@ -38,10 +38,11 @@ public static class ChatStreaming
         }
         catch (GatewayException e)
         {
-            // Headers are gone: report in-band, then abort so no client mistakes this for a complete answer.
+            // Headers are gone: report in-band, then cut the response off so no client mistakes this for a
+            // complete answer (see ResponseAbortedException for why this is not HttpContext.Abort()).
             sse.Write(shape == ErrorShape.Anthropic ? "error" : null, w => ErrorWriter.Write(w, e, shape, ErrorWriter.RequestId(context)));
             await sse.FlushAsync(CancellationToken.None);
-            context.Abort();
+            throw new ResponseAbortedException(ErrorWriter.RequestId(context), e);
         }
     }
 }
