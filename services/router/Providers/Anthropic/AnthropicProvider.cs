@@ -58,7 +58,10 @@ public sealed class AnthropicProvider(ProviderHttp http, TimeProvider time) : IC
 
     private static HttpRequestMessage BuildRequest(ProviderTarget target, ChatRequest request, bool stream)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, new Uri($"{target.Config.BaseUrl.TrimEnd('/')}/v1/messages"))
+        // base_url is Anthropic's host (https://api.anthropic.com); a base_url that already ends in /v1 works too.
+        var baseUrl = target.Config.BaseUrl.TrimEnd('/');
+        var path = baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? "/messages" : "/v1/messages";
+        var message = new HttpRequestMessage(HttpMethod.Post, new Uri(baseUrl + path))
         {
             Content = ProviderHttp.JsonContent(w => AnthropicCodec.WriteRequest(w, request, target.UpstreamModel, stream)),
         };
