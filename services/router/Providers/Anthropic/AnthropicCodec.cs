@@ -510,19 +510,7 @@ public static class AnthropicCodec
         // Thinking first: Anthropic wants an assistant turn to start with the thinking that led to it.
         foreach (var reasoning in message.Reasoning)
         {
-            w.WriteStartObject();
-            if (reasoning.RedactedData.Length > 0)
-            {
-                w.WriteString("type", "redacted_thinking");
-                w.WriteString("data", reasoning.RedactedData);
-            }
-            else
-            {
-                w.WriteString("type", "thinking");
-                w.WriteString("thinking", reasoning.Text);
-                w.WriteString("signature", reasoning.Signature);
-            }
-            w.WriteEndObject();
+            WriteReasoning(w, reasoning);
         }
         foreach (var part in message.Content)
         {
@@ -547,11 +535,20 @@ public static class AnthropicCodec
 
     private static void WriteArguments(Utf8JsonWriter w, string arguments, string path)
     {
+        if (!TryWriteInput(w, arguments))
+        {
+            throw GatewayException.BadRequest($"Invalid '{path}': the arguments must be a JSON object to be sent as Anthropic tool_use input.", path, "invalid_value");
+        }
+    }
+
+    // Tool arguments (JSON text) as a tool_use input object; empty arguments are the empty object.
+    private static bool TryWriteInput(Utf8JsonWriter w, string arguments)
+    {
         if (string.IsNullOrWhiteSpace(arguments))
         {
             w.WriteStartObject();
             w.WriteEndObject();
-            return;
+            return true;
         }
         try
         {
@@ -559,14 +556,14 @@ public static class AnthropicCodec
             if (document.RootElement.ValueKind == JsonValueKind.Object)
             {
                 document.RootElement.WriteTo(w);
-                return;
+                return true;
             }
         }
         catch (JsonException)
         {
-            // Falls through to the error below.
+            // Not JSON at all: the caller reports it.
         }
-        throw GatewayException.BadRequest($"Invalid '{path}': the arguments must be a JSON object to be sent as Anthropic tool_use input.", path, "invalid_value");
+        return false;
     }
 
     private static void WriteToolResult(Utf8JsonWriter w, Message message)
@@ -621,6 +618,23 @@ public static class AnthropicCodec
             w.WriteString("url", url);
         }
         w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteReasoning(Utf8JsonWriter w, ReasoningBlock reasoning)
+    {
+        w.WriteStartObject();
+        if (reasoning.RedactedData.Length > 0)
+        {
+            w.WriteString("type", "redacted_thinking");
+            w.WriteString("data", reasoning.RedactedData);
+        }
+        else
+        {
+            w.WriteString("type", "thinking");
+            w.WriteString("thinking", reasoning.Text);
+            w.WriteString("signature", reasoning.Signature);
+        }
         w.WriteEndObject();
     }
 
@@ -763,19 +777,7 @@ public static class AnthropicCodec
         w.WriteStartArray("content");
         foreach (var reasoning in message.Reasoning)
         {
-            w.WriteStartObject();
-            if (reasoning.RedactedData.Length > 0)
-            {
-                w.WriteString("type", "redacted_thinking");
-                w.WriteString("data", reasoning.RedactedData);
-            }
-            else
-            {
-                w.WriteString("type", "thinking");
-                w.WriteString("thinking", reasoning.Text);
-                w.WriteString("signature", reasoning.Signature);
-            }
-            w.WriteEndObject();
+            WriteReasoning(w, reasoning);
         }
         foreach (var part in message.Content)
         {
@@ -796,7 +798,11 @@ public static class AnthropicCodec
             w.WriteString("id", ToolUseId(call.Id, messageId, i));
             w.WriteString("name", call.Name);
             w.WritePropertyName("input");
-            WriteProviderArguments(w, call.Arguments);
+            // Arguments that are not a JSON object cannot become a valid Anthropic answer.
+            if (!TryWriteInput(w, call.Arguments))
+            {
+                throw new GatewayException(ErrorKind.UpstreamError, "The provider returned tool arguments that are not a JSON object.");
+            }
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -807,31 +813,6 @@ public static class AnthropicCodec
 
     internal static string ToolUseId(string id, string messageId, int ordinal)
         => id.Length > 0 ? id : $"toolu_{messageId.Replace("msg_", "", StringComparison.Ordinal)}_{ordinal}";
-
-    // A provider's arguments go out as the input object; anything else cannot be a valid Anthropic answer.
-    private static void WriteProviderArguments(Utf8JsonWriter w, string arguments)
-    {
-        if (string.IsNullOrWhiteSpace(arguments))
-        {
-            w.WriteStartObject();
-            w.WriteEndObject();
-            return;
-        }
-        try
-        {
-            using var document = JsonDocument.Parse(arguments);
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                document.RootElement.WriteTo(w);
-                return;
-            }
-        }
-        catch (JsonException)
-        {
-            // Falls through to the error below.
-        }
-        throw new GatewayException(ErrorKind.UpstreamError, "The provider returned tool arguments that are not a JSON object.");
-    }
 
     internal static void WriteStopReason(Utf8JsonWriter w, FinishReason reason, string stopSequence, bool hasToolCalls)
     {
