@@ -3,6 +3,7 @@ using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
 using Gateway.Common.Hosting;
 using Gateway.Contracts.Inference.V1;
+using Gateway.Edge.Anthropic;
 using Gateway.Edge.Http;
 using Gateway.Edge.OpenAi;
 using Gateway.Mcp;
@@ -58,6 +59,7 @@ public static class EmbeddedGateway
     public static IEndpointRouteBuilder MapEdge(this IEndpointRouteBuilder endpoints, GatewayConfig config)
     {
         endpoints.MapOpenAi();
+        endpoints.MapAnthropic();
         if (config.Services.Router is not { Length: > 0 })
         {
             // Only the public Inference API is served on the gRPC port; guard, budget and prompts are

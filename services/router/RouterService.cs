@@ -10,6 +10,7 @@ using Gateway.Router.Inference;
 using Gateway.Router.Pipeline;
 using Gateway.Router.Providers;
 using Gateway.Router.Providers.Gemini;
+using Gateway.Router.Providers.Anthropic;
 using Gateway.Router.Providers.OpenAI;
 using Gateway.Router.Routing;
 using Microsoft.AspNetCore.Builder;
@@ -32,6 +33,7 @@ public static class RouterService
         services.AddSingleton<IChatProvider, OpenAiProvider>();
         services.AddSingleton<IChatProvider, AzureOpenAiProvider>();
         services.AddSingleton<IChatProvider, GeminiProvider>();
+        services.AddSingleton<IChatProvider, AnthropicProvider>();
         services.AddSingleton<InferencePipeline>();
         services.AddSingleton<IInferenceService>(sp => sp.GetRequiredService<InferencePipeline>());
         services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

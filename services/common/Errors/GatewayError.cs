@@ -45,3 +45,11 @@ public sealed class GatewayException(ErrorKind kind, string message, string? par
     public static GatewayException BadRequest(string message, string? param = null, string? code = null)
         => new(ErrorKind.InvalidRequest, message, param, code);
 }
+
+// Thrown on purpose by a streaming endpoint after it has sent a failed stream's error event. Ending the
+// request with an exception makes Kestrel send everything already written and then close the connection
+// without completing the response (HTTP/1.1: no final chunk; HTTP/2: stream reset), so the client reads
+// the error event and still sees an incomplete answer. HttpContext.Abort() would instead discard output
+// not yet on the socket, and with it, most of the time, the error event itself.
+public sealed class ResponseAbortedException(string requestId, Exception cause)
+    : Exception($"Request {requestId}: the stream failed after it started; the response was cut off on purpose.", cause);

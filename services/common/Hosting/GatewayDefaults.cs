@@ -1,4 +1,5 @@
 using Gateway.Common.Configuration;
+using Gateway.Common.Errors;
 using Gateway.Common.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -34,6 +35,8 @@ public static class GatewayDefaults
             .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
             .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)
             .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
+            // A deliberately cut-off stream is already logged by the pipeline; Kestrel would add an error.
+            .Filter.ByExcluding(e => e.Exception is ResponseAbortedException)
             .Enrich.FromLogContext()
             .Enrich.WithProperty("service", serviceName)
             .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture), writeToProviders: true);

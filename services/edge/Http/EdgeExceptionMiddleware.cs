@@ -12,14 +12,11 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, ILogger<EdgeEx
         {
             await next(context);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        // Once the response has started, let the exception reach Kestrel: it then ends the connection
+        // without the final chunk, after sending what was written (HttpContext.Abort() could drop that).
+        catch (Exception e) when (!context.Response.HasStarted && (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested))
         {
             EdgeLog.Unhandled(logger, e, context.Request.Path);
-            if (context.Response.HasStarted)
-            {
-                context.Abort();
-                return;
-            }
             if (context.Items[GatewayHeaders.RequestIdItem] is null)
             {
                 GatewayHeaders.AssignRequestId(context);

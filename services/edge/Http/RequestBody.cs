@@ -61,7 +61,8 @@ public static class RequestBody
         }
         catch (JsonException e)
         {
-            var reason = e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
+            // Only the depth limit names "maximum configured depth"; a truncated body also mentions depth.
+            var reason = e.Message.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase)
                 ? $"the JSON is nested more than {config.Server.MaxJsonDepth} levels deep"
                 : e.Message.Contains("UTF-8", StringComparison.OrdinalIgnoreCase) || e.InnerException is System.Text.DecoderFallbackException
                     ? "the body is not valid UTF-8"

@@ -23,6 +23,14 @@ public sealed class SseWriter(HttpResponse response)
 
     public async ValueTask WriteAsync(string? eventName, Action<Utf8JsonWriter> writeJson, CancellationToken cancellationToken)
     {
+        Write(eventName, writeJson);
+        await response.BodyWriter.FlushAsync(cancellationToken);
+    }
+
+    // Buffers one event without flushing, for surfaces that turn one chunk into several events (Anthropic):
+    // they reach the client together with the next FlushAsync.
+    public void Write(string? eventName, Action<Utf8JsonWriter> writeJson)
+    {
         var pipe = response.BodyWriter;
         if (eventName is not null)
         {
@@ -36,29 +44,12 @@ public sealed class SseWriter(HttpResponse response)
             writeJson(writer);
         }
         pipe.Write(EventEnd);
-        await pipe.FlushAsync(cancellationToken);
     }
 
-    // Aborting right after a flush can drop bytes Kestrel has accepted but not yet written to the socket,
-    // losing the error event. Give the transport a moment to send it, then abort: the client must see a
-    // broken stream, never a clean end it could take for success.
-    public static async Task AbortAfterDrainAsync(HttpContext context)
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        try
-        {
-            await Task.Delay(DrainGrace, context.RequestAborted);
-        }
-        catch (OperationCanceledException)
-        {
-            // The client is already gone.
-        }
-        context.Abort();
+        await response.BodyWriter.FlushAsync(cancellationToken);
     }
 
-    private static readonly TimeSpan DrainGrace = TimeSpan.FromMilliseconds(50);
-
-    public async ValueTask WriteRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken)
-    {
-        await response.BodyWriter.WriteAsync(line, cancellationToken);
-    }
+    public void WriteRaw(ReadOnlySpan<byte> bytes) => response.BodyWriter.Write(bytes);
 }

@@ -47,7 +47,11 @@ public static class OpenAiEndpoints
                 await writer.FlushAsync(abort);
                 return;
             }
-            await StreamAsync(context, inference.ChatStreamAsync(request, apiKey, abort), request.IncludeUsage, abort);
+            var includeUsage = request.IncludeUsage;
+            await ChatStreaming.WriteAsync(context, inference.ChatStreamAsync(request, apiKey, abort), ErrorShape.OpenAi,
+                (sse, chunk) => sse.Write(null, w => OpenAiChatCodec.WriteChunk(w, chunk, includeUsage)),
+                sse => sse.WriteRaw(Done),
+                abort);
         }
         catch (GatewayException e) when (!context.Response.HasStarted)
         {
@@ -56,37 +60,6 @@ public static class OpenAiEndpoints
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
             // The client went away; nothing left to tell it.
-        }
-    }
-
-    private static async Task StreamAsync(HttpContext context, IAsyncEnumerable<ChatChunk> chunks, bool includeUsage, CancellationToken abort)
-    {
-        await using var enumerator = chunks.GetAsyncEnumerator(abort);
-        // Wait for the first chunk before sending headers: until then, a failure is an ordinary error
-        // response and the router may still fail over.
-        if (!await enumerator.MoveNextAsync())
-        {
-            throw new GatewayException(ErrorKind.UpstreamError, "The provider sent an empty stream.");
-        }
-        GatewayHeaders.Served(context.Response, enumerator.Current.Served);
-        SseWriter.Start(context.Response);
-        var sse = new SseWriter(context.Response);
-        try
-        {
-            do
-            {
-                var chunk = enumerator.Current;
-                await sse.WriteAsync(null, w => OpenAiChatCodec.WriteChunk(w, chunk, includeUsage), abort);
-            }
-            while (await enumerator.MoveNextAsync());
-            await sse.WriteRawAsync(Done, abort);
-            await context.Response.BodyWriter.FlushAsync(abort);
-        }
-        catch (GatewayException e)
-        {
-            // Headers are gone: report in-band, then abort so no client mistakes this for a complete answer.
-            await sse.WriteAsync(null, w => ErrorWriter.Write(w, e, ErrorShape.OpenAi, ErrorWriter.RequestId(context)), CancellationToken.None);
-            await SseWriter.AbortAfterDrainAsync(context);
         }
     }
 

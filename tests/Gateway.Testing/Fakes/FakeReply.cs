@@ -22,6 +22,11 @@ public sealed record FakeReply
 
     // Awaited before answering: lets a test hold a request in flight and release it when it chooses.
     public Task? Gate { get; init; }
+    // Thinking that precedes the answer (Anthropic thinking block, signed by the fake).
+    public string? Thinking { get; init; }
+
+    // For streams: after the text, send this provider error in-band (an Anthropic `error` event) and stop.
+    public string? StreamError { get; init; }
 
     public static FakeReply Say(string text) => new() { Text = text };
 
