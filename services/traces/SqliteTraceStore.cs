@@ -47,6 +47,11 @@ public sealed class SqliteTraceStore : IDisposable
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
+        // WAL with NORMAL sync: commits survive a process crash; only an OS crash can lose the last few.
+        // FULL would fsync every trace and cap ingest at the disk's fsync rate.
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous = NORMAL;";
+        pragma.ExecuteNonQuery();
         return connection;
     }
 
