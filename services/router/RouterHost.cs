@@ -1,0 +1,23 @@
+using Gateway.Common.Hosting;
+using Gateway.Traces;
+using Microsoft.AspNetCore.Builder;
+
+namespace Gateway.Router;
+
+// The router as its own process: the Inference gRPC API, calling guard/budget/prompts over gRPC where
+// `services.*` names them and hosting them here otherwise.
+public static class RouterHost
+{
+    public static WebApplication Build(string[] args)
+    {
+        var builder = ServiceHost.Create(args, "router", out var config);
+        builder.Services.AddRouter(config);
+        builder.Services.AddRouterDependencies(config);
+        builder.Services.AddTraces(config);
+
+        var app = builder.Build();
+        app.MapGatewayDefaults();
+        app.MapRouter();
+        return app;
+    }
+}
