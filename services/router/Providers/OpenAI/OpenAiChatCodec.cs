@@ -343,22 +343,7 @@ public static class OpenAiChatCodec
             {
                 w.WriteStartObject();
                 w.WriteString("type", "function");
-                w.WriteStartObject("function");
-                w.WriteString("name", tool.Name);
-                if (tool.Description.Length > 0)
-                {
-                    w.WriteString("description", tool.Description);
-                }
-                if (tool.ParametersJson.Length > 0)
-                {
-                    w.WritePropertyName("parameters");
-                    w.WriteRawValue(tool.ParametersJson, skipInputValidation: true);
-                }
-                if (tool.HasStrict)
-                {
-                    w.WriteBoolean("strict", tool.Strict);
-                }
-                w.WriteEndObject();
+                WriteSchemaObject(w, "function", tool.Name, tool.Description, "parameters", tool.ParametersJson, tool.HasStrict ? tool.Strict : null);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -444,22 +429,7 @@ public static class OpenAiChatCodec
         {
             w.WriteString("refusal", message.Refusal);
         }
-        if (message.ToolCalls.Count > 0)
-        {
-            w.WriteStartArray("tool_calls");
-            foreach (var call in message.ToolCalls)
-            {
-                w.WriteStartObject();
-                w.WriteString("id", call.Id);
-                w.WriteString("type", "function");
-                w.WriteStartObject("function");
-                w.WriteString("name", call.Name);
-                w.WriteString("arguments", call.Arguments);
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }
+        WriteToolCalls(w, message.ToolCalls);
         if (message.Role == Role.Tool)
         {
             w.WriteString("tool_call_id", message.ToolCallId);
@@ -540,22 +510,7 @@ public static class OpenAiChatCodec
                 break;
             case ResponseFormat.Types.Type.JsonSchema:
                 w.WriteString("type", "json_schema");
-                w.WriteStartObject("json_schema");
-                w.WriteString("name", format.SchemaName);
-                if (format.Description.Length > 0)
-                {
-                    w.WriteString("description", format.Description);
-                }
-                if (format.SchemaJson.Length > 0)
-                {
-                    w.WritePropertyName("schema");
-                    w.WriteRawValue(format.SchemaJson, skipInputValidation: true);
-                }
-                if (format.HasStrict)
-                {
-                    w.WriteBoolean("strict", format.Strict);
-                }
-                w.WriteEndObject();
+                WriteSchemaObject(w, "json_schema", format.SchemaName, format.Description, "schema", format.SchemaJson, format.HasStrict ? format.Strict : null);
                 break;
             default:
                 w.WriteString("type", "text");
@@ -644,22 +599,7 @@ public static class OpenAiChatCodec
             {
                 w.WriteNull("refusal");
             }
-            if (choice.Message.ToolCalls.Count > 0)
-            {
-                w.WriteStartArray("tool_calls");
-                foreach (var call in choice.Message.ToolCalls)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("id", call.Id);
-                    w.WriteString("type", "function");
-                    w.WriteStartObject("function");
-                    w.WriteString("name", call.Name);
-                    w.WriteString("arguments", call.Arguments);
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-            }
+            WriteToolCalls(w, choice.Message.ToolCalls);
             w.WriteEndObject();
             w.WriteNull("logprobs");
             WriteFinishReason(w, choice.FinishReason);
@@ -827,6 +767,49 @@ public static class OpenAiChatCodec
     }
 
     // ---- shared -------------------------------------------------------------------------------------
+
+    private static void WriteToolCalls(Utf8JsonWriter w, IReadOnlyCollection<ToolCall> calls)
+    {
+        if (calls.Count == 0)
+        {
+            return;
+        }
+        w.WriteStartArray("tool_calls");
+        foreach (var call in calls)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", call.Id);
+            w.WriteString("type", "function");
+            w.WriteStartObject("function");
+            w.WriteString("name", call.Name);
+            w.WriteString("arguments", call.Arguments);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    // A function's parameters and a response format's json_schema share one shape: name, description,
+    // a raw JSON Schema, and strict.
+    private static void WriteSchemaObject(Utf8JsonWriter w, string property, string name, string description, string schemaProperty, string schemaJson, bool? strict)
+    {
+        w.WriteStartObject(property);
+        w.WriteString("name", name);
+        if (description.Length > 0)
+        {
+            w.WriteString("description", description);
+        }
+        if (schemaJson.Length > 0)
+        {
+            w.WritePropertyName(schemaProperty);
+            w.WriteRawValue(schemaJson, skipInputValidation: true);
+        }
+        if (strict is { } value)
+        {
+            w.WriteBoolean("strict", value);
+        }
+        w.WriteEndObject();
+    }
 
     public static FinishReason ParseFinishReason(string? value) => value switch
     {
