@@ -70,7 +70,8 @@ public static class EmbeddedGateway
         {
             GatewayHeaders.AssignRequestId(context);
             await ErrorWriter.WriteAsync(context, new GatewayException(ErrorKind.NotFound,
-                $"Unknown route: {context.Request.Method} {context.Request.Path}.", code: "unknown_route"), ErrorShape.OpenAi);
+                $"Unknown route: {context.Request.Method} {context.Request.Path}.", code: "unknown_route"),
+                ErrorWriter.ShapeFor(context));
         });
         return endpoints;
     }

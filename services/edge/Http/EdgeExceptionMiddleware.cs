@@ -21,7 +21,7 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, ILogger<EdgeEx
             {
                 GatewayHeaders.AssignRequestId(context);
             }
-            var shape = context.Request.Path.StartsWithSegments("/v1/messages") ? ErrorShape.Anthropic : ErrorShape.OpenAi;
+            var shape = ErrorWriter.ShapeFor(context);
             var error = e as GatewayException ?? new GatewayException(ErrorKind.Internal, "Internal error.");
             await ErrorWriter.WriteAsync(context, error, shape);
         }

@@ -60,5 +60,9 @@ public static class ErrorWriter
         writer.WriteEndObject();
     }
 
+    // The Anthropic surface answers in Anthropic's shape; everything else speaks OpenAI's.
+    public static ErrorShape ShapeFor(HttpContext context)
+        => context.Request.Path.StartsWithSegments("/v1/messages") ? ErrorShape.Anthropic : ErrorShape.OpenAi;
+
     public static string RequestId(HttpContext context) => context.Items[GatewayHeaders.RequestIdItem] as string ?? context.TraceIdentifier;
 }

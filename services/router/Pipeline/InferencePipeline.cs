@@ -286,7 +286,7 @@ public sealed class InferencePipeline(
     }
 
     private static GatewayException InvalidKey(string? apiKey) => new(ErrorKind.Authentication, string.IsNullOrEmpty(apiKey)
-        ? "Missing API key. Send your gateway key as 'Authorization: Bearer <key>'."
+        ? "Missing API key. Send your gateway key as 'Authorization: Bearer <key>' (or 'x-api-key: <key>' on /v1/messages)."
         : "Incorrect API key provided.");
 
     private void EnsureModel(Principal principal, string model)
