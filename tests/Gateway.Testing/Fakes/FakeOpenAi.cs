@@ -55,6 +55,13 @@ public sealed class FakeOpenAi : FakeUpstream
             await context.Response.WriteAsJsonAsync(Completion(reply));
             return;
         }
+        if (reply.FirstChunkGate is { } firstChunk)
+        {
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.StartAsync(context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await firstChunk.WaitAsync(context.RequestAborted);
+        }
         await WriteSseAsync(context.Response, StreamFrames(reply, request), context.RequestAborted);
         if (reply.DropAfterChunks is not null)
         {
