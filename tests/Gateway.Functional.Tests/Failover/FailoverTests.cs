@@ -53,7 +53,7 @@ public sealed class FailoverTests : IAsyncLifetime
             routing:
               policies:
                 strict:
-                  triggers: { timeout_ms: 500, ttft_timeout_ms: 500 }
+                  triggers: { timeout_ms: 500, ttft_timeout_ms: 500, idle_timeout_ms: 500 }
                 hedge:
                   hedging: { delay_ms: 100 }
                 cheap:
@@ -158,6 +158,45 @@ public sealed class FailoverTests : IAsyncLifetime
 
         Assert.Equal("Echo: quick", text.ToString());
         AssertAttempts(await _gateway.TraceAsync("ttft"), ("primary", 504, "ttft_timeout"), ("backup", 200, ""));
+    }
+
+    [Fact]
+    public async Task Stream_StallsAfterFirstChunks_IdleTimeoutSendsErrorEventAndAbortsWithoutFailover()
+    {
+        _primary.Replies.Enqueue(new FakeReply { Text = "this answer stalls halfway", StallAfterChunks = 2, StallGate = _never.Task });
+        using var http = new HttpClient { BaseAddress = _gateway.HttpBase };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"main","stream":true,"messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestGateway.DefaultKey);
+        request.Headers.Add("x-request-id", "idle");
+
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
+        var received = new System.Text.StringBuilder();
+        var aborted = false;
+        try
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken));
+            while (await reader.ReadLineAsync(TestContext.Current.CancellationToken) is { } line)
+            {
+                received.AppendLine(line);
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            aborted = true;
+        }
+
+        var text = received.ToString();
+        Assert.True(aborted, "the connection must be aborted, not closed cleanly: " + text);
+        Assert.Contains("\"content\":\"thi\"", text);
+        Assert.Contains("data: {\"error\":", text);
+        Assert.DoesNotContain("[DONE]", text);
+        Assert.Equal(0, _backup.CallCount + _big.CallCount);
+        var trace = await _gateway.TraceAsync("idle");
+        Assert.Equal("idle_timeout", trace.ErrorClass);
+        AssertAttempts(trace, ("primary", 200, ""));
     }
 
     [Fact]

@@ -62,6 +62,15 @@ public sealed class FakeOpenAi : FakeUpstream
             await context.Response.Body.FlushAsync(context.RequestAborted);
             await firstChunk.WaitAsync(context.RequestAborted);
         }
+        if (reply.StallAfterChunks is { } stall)
+        {
+            // The first frame only opens the assistant message; content frames follow it.
+            var frames = StreamFrames(reply, request).ToList();
+            await WriteSseAsync(context.Response, frames.Take(stall + 1), context.RequestAborted);
+            await (reply.StallGate ?? Task.CompletedTask).WaitAsync(context.RequestAborted);
+            await WriteSseAsync(context.Response, frames.Skip(stall + 1), context.RequestAborted);
+            return;
+        }
         await WriteSseAsync(context.Response, StreamFrames(reply, request), context.RequestAborted);
         if (reply.DropAfterChunks is not null)
         {
