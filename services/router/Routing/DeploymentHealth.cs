@@ -140,7 +140,7 @@ public sealed class DeploymentHealth(string provider, string upstreamModel, Time
     }
 
     // Runs `update` on the demotion state of this deployment under `policy`, under the health lock.
-    public T WithDemotion<T>(string policy, Func<DemotionState, T> update)
+    public T WithDemotion<TArg, T>(string policy, TArg argument, Func<DemotionState, TArg, T> update)
     {
         lock (_lock)
         {
@@ -148,7 +148,7 @@ public sealed class DeploymentHealth(string provider, string upstreamModel, Time
             {
                 _demotions[policy] = state = new DemotionState();
             }
-            return update(state);
+            return update(state, argument);
         }
     }
 

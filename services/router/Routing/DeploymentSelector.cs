@@ -19,6 +19,7 @@ public static class DeploymentSelector
     {
         Span<double> keys = candidates.Length <= 32 ? stackalloc double[candidates.Length] : new double[candidates.Length];
         Span<byte> tier = candidates.Length <= 32 ? stackalloc byte[candidates.Length] : new byte[candidates.Length];
+        Span<HealthStats> window = candidates.Length <= 32 ? stackalloc HealthStats[candidates.Length] : new HealthStats[candidates.Length];
         var count = 0;
         double maxLatency = 0, maxCost = 0;
         for (var i = 0; i < candidates.Length; i++)
@@ -28,8 +29,13 @@ public static class DeploymentSelector
             {
                 continue;
             }
-            var stats = health.Stats(now);
+            var stats = window[i] = health.Stats(now);
             tier[i] = Tier(health, stats, policyName, policy.Demotion, now);
+            if (tier[i] == HealthyTier && policy.Demotion is not null)
+            {
+                // A deployment that just recovered starts from a fresh window.
+                stats = window[i] = health.Stats(now);
+            }
             maxLatency = Math.Max(maxLatency, Latency(stats, stream, p95: policy.Strategy == "score"));
             maxCost = Math.Max(maxCost, stats.CostPerRequestUsd);
             order[count++] = i;
@@ -37,7 +43,7 @@ public static class DeploymentSelector
         for (var n = 0; n < count; n++)
         {
             var i = order[n];
-            var stats = candidates[i].Health.Stats(now);
+            var stats = window[i];
             keys[i] = policy.Strategy switch
             {
                 "lowest_latency" => Latency(stats, stream, p95: false) + random.NextDouble() * 1e-6,
@@ -63,10 +69,10 @@ public static class DeploymentSelector
         {
             // The probe slot is taken until the next interval (a probe that never reports frees it then).
             var next = now + TimeSpan.FromSeconds(policy.Demotion!.ProbeIntervalSeconds);
-            candidates[order[0]].Health.WithDemotion(policyName, state =>
+            candidates[order[0]].Health.WithDemotion(policyName, next, static (state, at) =>
             {
                 state.ProbeInFlight = true;
-                state.NextProbeAt = next;
+                state.NextProbeAt = at;
                 return true;
             });
         }
@@ -99,33 +105,33 @@ public static class DeploymentSelector
         {
             return HealthyTier;
         }
-        return health.WithDemotion(policyName, state =>
+        return health.WithDemotion(policyName, (health, stats, demotion, now), static (state, a) =>
         {
             if (!state.Demoted)
             {
-                var slow = demotion.P95LatencyMs is { } p95 && stats.LatencyP95Ms > p95;
-                var failing = demotion.ErrorRate is { } rate && stats.ErrorRate > rate;
-                if (stats.Samples < demotion.MinSamples || !(slow || failing))
+                var slow = a.demotion.P95LatencyMs is { } p95 && a.stats.LatencyP95Ms > p95;
+                var failing = a.demotion.ErrorRate is { } rate && a.stats.ErrorRate > rate;
+                if (a.stats.Samples < a.demotion.MinSamples || !(slow || failing))
                 {
                     return HealthyTier;
                 }
                 state.Demoted = true;
-                state.Since = now;
-                state.NextProbeAt = now + TimeSpan.FromSeconds(demotion.ProbeIntervalSeconds);
+                state.Since = a.now;
+                state.NextProbeAt = a.now + TimeSpan.FromSeconds(a.demotion.ProbeIntervalSeconds);
                 state.HealthyProbes = 0;
                 state.ProbeInFlight = false;
-                state.LatencyLimitMs = demotion.P95LatencyMs;
+                state.LatencyLimitMs = a.demotion.P95LatencyMs;
                 return DemotedTier;
             }
-            if (state.HealthyProbes >= demotion.RecoverAfter)
+            if (state.HealthyProbes >= a.demotion.RecoverAfter)
             {
                 state.Demoted = false;
                 state.HealthyProbes = 0;
                 // Fresh evidence from here on; the samples that demoted it would demote it again.
-                health.Reset();
+                a.health.Reset();
                 return HealthyTier;
             }
-            return now >= state.NextProbeAt ? ProbeTier : DemotedTier;
+            return a.now >= state.NextProbeAt ? ProbeTier : DemotedTier;
         });
     }
 }
