@@ -63,6 +63,39 @@ public sealed class RoutingConfigTests
         Assert.Equal("batch", config.Routing.Assign[0].Scope.Team);
     }
 
+    // The examples in docs/configuration.md are valid as written.
+    [Fact]
+    public void Parse_DocumentedExamples_AreValid()
+    {
+        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "configuration.md"));
+        var section = docs[docs.IndexOf("## `routing`", StringComparison.Ordinal)..docs.IndexOf("## `keys`", StringComparison.Ordinal)];
+        var examples = section.Split("```yaml\n").Skip(1).Select(block => block[..block.IndexOf("```", StringComparison.Ordinal)]).ToList();
+        Assert.Equal(2, examples.Count);
+        const string Providers = """
+            providers:
+              openai: { kind: openai, base_url: https://api.openai.com/v1 }
+              azure: { kind: azure-openai, base_url: https://acme.openai.azure.com, api_version: "2024-10-21" }
+              anthropic: { kind: anthropic, base_url: https://api.anthropic.com }
+
+            """;
+
+        var quality = ConfigLoader.Parse(Providers + examples[0], NoEnvironment);
+        var fastest = ConfigLoader.Parse(Providers + "models:\n  gpt-4o:\n    targets: [{ provider: openai, model: gpt-4o }]\n" + examples[1], NoEnvironment);
+
+        Assert.Equal(["gpt-4o-mini"], quality.Routing.Policies["cost"].Fallbacks!);
+        Assert.Equal("lowest_latency", fastest.Routing.Policies["fastest"].Strategy);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Gateway.sln")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("Gateway.sln not found above the test binaries.");
+    }
+
     [Fact]
     public void Parse_NoRouting_DefaultsFailOverOnUpstreamFaultsOnly()
     {
