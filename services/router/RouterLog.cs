@@ -15,4 +15,7 @@ internal static partial class RouterLog
 
     [LoggerMessage(4, LogLevel.Error, "Could not publish the trace of request {RequestId}")]
     public static partial void TracePublishFailed(ILogger logger, Exception exception, string requestId);
+
+    [LoggerMessage(30, LogLevel.Warning, "Request {RequestId}: the circuit of {Provider}/{Model} is open; skipping it")]
+    public static partial void CircuitOpen(ILogger logger, string requestId, string provider, string model);
 }

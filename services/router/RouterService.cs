@@ -27,7 +27,10 @@ public static class RouterService
     public static IServiceCollection AddRouter(this IServiceCollection services, GatewayConfig config)
     {
         services.AddSingleton<RouterTelemetry>();
+        services.AddSingleton<RoutingState>();
+        services.AddSingleton<ResiliencePipelines>();
         services.AddSingleton<RoutePlanner>();
+        services.AddSingleton<FailoverRunner>();
         services.AddSingleton<ProviderHttp>();
         services.AddSingleton<ProviderRegistry>();
         services.AddSingleton<IChatProvider, OpenAiProvider>();

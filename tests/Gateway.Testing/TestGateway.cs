@@ -80,6 +80,22 @@ public sealed class TestGateway : IAsyncDisposable
         }
     }
 
+    // The stored trace of a request. Traces are written off the request path (the in-process bus), so this
+    // waits until the store has it, up to `timeout`.
+    public async Task<Contracts.Traces.V1.TraceEvent> TraceAsync(string requestId, TimeSpan? timeout = null)
+    {
+        var store = Services.GetRequiredService<Traces.SqliteTraceStore>();
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            if (await store.GetAsync(requestId, cancel.Token) is { } trace)
+            {
+                return trace;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancel.Token);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();

@@ -13,6 +13,7 @@ public sealed record GatewayConfig
     public Dictionary<string, ModelConfig> Models { get; init; } = new(StringComparer.Ordinal);
     public List<KeyConfig> Keys { get; init; } = [];
     public ServicesConfig Services { get; init; } = new();
+    public RoutingConfig Routing { get; init; } = new();
 }
 
 public sealed record ServerConfig
@@ -68,6 +69,10 @@ public sealed record ModelConfig
     public List<string> Fallbacks { get; init; } = [];
     public PriceConfig? Price { get; init; }
     public string? OwnedBy { get; init; }
+    // A routing policy under routing.policies; unset = the built-in default policy.
+    public string? Policy { get; init; }
+    // Tokens the model accepts (prompt + completion); a context-length error falls back to a larger one.
+    public int? ContextWindow { get; init; }
 }
 
 public sealed record TargetConfig

@@ -22,6 +22,7 @@ public sealed class InferencePipeline(
     KeyAuthenticator keys,
     ConfigMonitor config,
     RoutePlanner planner,
+    FailoverRunner failover,
     ProviderRegistry providers,
     IGuardService guard,
     IBudgetService budget,
@@ -325,77 +326,14 @@ public sealed class InferencePipeline(
         return reservation;
     }
 
-    private async Task<(ChatResponse, ProviderTarget)> CallWithFailoverAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
-    {
-        var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
-        var plan = planner.Plan(request.Model);
-        context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
-        GatewayException? last = null;
-        foreach (var target in plan)
-        {
-            var attemptStart = System.Diagnostics.Stopwatch.GetTimestamp();
-            context.ProviderStarted();
-            try
-            {
-                var response = await providers.Chat(target).ChatAsync(target, request, cancellationToken);
-                context.ProviderFirstByte();
-                context.ProviderFinished();
-                RecordAttempt(context, target, 200, "", attemptStart);
-                return (response, target);
-            }
-            catch (GatewayException e) when (e.IsRetryable)
-            {
-                context.ProviderFinished();
-                RecordAttempt(context, target, e.UpstreamStatus ?? ErrorMapping.HttpStatus(e.Kind), e.Code, attemptStart);
-                RouterLog.AttemptFailed(logger, context.RequestId, target.ProviderName, target.UpstreamModel, e.Code);
-                last = e;
-            }
-            catch (GatewayException e)
-            {
-                RecordAttempt(context, target, e.UpstreamStatus ?? ErrorMapping.HttpStatus(e.Kind), e.Code, attemptStart);
-                throw;
-            }
-        }
-        throw last ?? new GatewayException(ErrorKind.Unavailable, $"No deployment of '{request.Model}' is available.");
-    }
+    // The policy that routes this request decides the order, retries, hedging and which failures fail over
+    // (Routing/FailoverRunner); each try is recorded as an attempt in the trace.
+    private Task<(ChatResponse, ProviderTarget)> CallWithFailoverAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+        => failover.ChatAsync(context, request, cancellationToken);
 
-    private async Task<(IAsyncEnumerator<ChatChunk>, ChatChunk, ProviderTarget)> OpenStreamWithFailoverAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
-    {
-        var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
-        var plan = planner.Plan(request.Model);
-        context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
-        GatewayException? last = null;
-        foreach (var target in plan)
-        {
-            var attemptStart = System.Diagnostics.Stopwatch.GetTimestamp();
-            context.ProviderStarted();
-            var enumerator = providers.Chat(target).StreamAsync(target, request, cancellationToken).GetAsyncEnumerator(cancellationToken);
-            try
-            {
-                // Failover is possible only until the first chunk: nothing has reached the client yet.
-                if (!await enumerator.MoveNextAsync())
-                {
-                    throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' sent an empty stream.");
-                }
-                context.ProviderFirstByte();
-                RecordAttempt(context, target, 200, "", attemptStart);
-                return (enumerator, enumerator.Current, target);
-            }
-            catch (GatewayException e) when (e.IsRetryable)
-            {
-                await enumerator.DisposeAsync();
-                RecordAttempt(context, target, e.UpstreamStatus ?? ErrorMapping.HttpStatus(e.Kind), e.Code, attemptStart);
-                RouterLog.AttemptFailed(logger, context.RequestId, target.ProviderName, target.UpstreamModel, e.Code);
-                last = e;
-            }
-            catch
-            {
-                await enumerator.DisposeAsync();
-                throw;
-            }
-        }
-        throw last ?? new GatewayException(ErrorKind.Unavailable, $"No deployment of '{request.Model}' is available.");
-    }
+    // Failover is possible only until the first chunk: nothing has reached the client yet.
+    private Task<(IAsyncEnumerator<ChatChunk>, ChatChunk, ProviderTarget)> OpenStreamWithFailoverAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+        => failover.OpenStreamAsync(context, request, cancellationToken);
 
     private async Task<ChatResponse> GuardOutputAsync(RequestContext context, ChatResponse response, CancellationToken cancellationToken)
     {

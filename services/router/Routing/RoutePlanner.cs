@@ -1,51 +1,67 @@
 using Gateway.Common.Configuration;
+using Gateway.Contracts.Common.V1;
 using Gateway.Router.Providers;
 
 namespace Gateway.Router.Routing;
 
-// Orders the deployments to try for a public model: its own targets in weighted-random order, then each
-// fallback model's targets the same way. Failover walks this list.
-public sealed class RoutePlanner(ConfigMonitor config)
+// One deployment to try, in plan order, with what failover needs to know about it.
+public sealed record RouteStep(ProviderTarget Target, DeploymentHealth Health, int? ContextWindow);
+
+// The deployments to try for one request and the policy that governs the attempts.
+public sealed record RoutePlan(string PolicyName, RoutingPolicyConfig Policy, List<RouteStep> Steps, DateTimeOffset? CoolingDownUntil);
+
+// Orders the deployments to try for a public model: its own targets in the policy's order, then each
+// fallback model's targets the same way (the policy's fallbacks when it names some, else the model's).
+// Deployments cooling down after a 429 are left out until their Retry-After has passed.
+public sealed class RoutePlanner(ConfigMonitor config, RoutingState state)
 {
-    public List<ProviderTarget> Plan(string model)
+    public RoutePlan PlanRoute(string model, Principal? principal, bool stream)
     {
         var current = config.Current;
-        var plan = new List<ProviderTarget>(4);
+        var (policyName, policy) = PolicyResolver.Resolve(current, principal, model);
+        var now = state.Time.GetUtcNow();
+        var steps = new List<RouteStep>(4);
+        DateTimeOffset? cooling = null;
         var visited = new HashSet<string>(StringComparer.Ordinal);
-        AddModel(current, model, plan, visited);
+        AddModel(current, model, policyName, policy, stream, now, steps, visited, ref cooling);
         if (current.Models.TryGetValue(model, out var primary))
         {
-            foreach (var fallback in primary.Fallbacks)
+            foreach (var fallback in policy.Fallbacks ?? primary.Fallbacks)
             {
-                AddModel(current, fallback, plan, visited);
+                AddModel(current, fallback, policyName, policy, stream, now, steps, visited, ref cooling);
             }
         }
-        return plan;
+        return new RoutePlan(policyName, policy, steps, cooling);
     }
 
-    private static void AddModel(GatewayConfig config, string model, List<ProviderTarget> plan, HashSet<string> visited)
+    // Embeddings: weighted order, no policy.
+    public List<ProviderTarget> Plan(string model)
+        => PlanRoute(model, null, stream: false).Steps.Select(s => s.Target).ToList();
+
+    private void AddModel(GatewayConfig config, string model, string policyName, RoutingPolicyConfig policy, bool stream, DateTimeOffset now,
+        List<RouteStep> steps, HashSet<string> visited, ref DateTimeOffset? cooling)
     {
         if (!visited.Add(model) || !config.Models.TryGetValue(model, out var route))
         {
             return;
         }
-        var remaining = route.Targets.Where(t => t.Weight > 0).ToList();
-        while (remaining.Count > 0)
+        var targets = route.Targets;
+        var candidates = new Candidate[targets.Count];
+        for (var i = 0; i < targets.Count; i++)
         {
-            var total = remaining.Sum(t => (long)t.Weight);
-            var pick = Random.Shared.NextInt64(total);
-            var index = 0;
-            for (; index < remaining.Count - 1; index++)
+            var health = state.Get(targets[i].Provider, targets[i].Model);
+            candidates[i] = new Candidate(targets[i].Weight, health);
+            if (targets[i].Weight > 0 && health.CoolingDownUntil(now) is { } until && (cooling is null || until < cooling))
             {
-                pick -= remaining[index].Weight;
-                if (pick < 0)
-                {
-                    break;
-                }
+                cooling = until;
             }
-            var target = remaining[index];
-            remaining.RemoveAt(index);
-            plan.Add(new ProviderTarget(target.Provider, config.Providers[target.Provider], target.Model, model));
+        }
+        Span<int> order = stackalloc int[candidates.Length];
+        var count = DeploymentSelector.Order(candidates, order, policyName, policy, stream, now, Random.Shared);
+        for (var n = 0; n < count; n++)
+        {
+            var target = targets[order[n]];
+            steps.Add(new RouteStep(new ProviderTarget(target.Provider, config.Providers[target.Provider], target.Model, model), candidates[order[n]].Health, route.ContextWindow));
         }
     }
 }

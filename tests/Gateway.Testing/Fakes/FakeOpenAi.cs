@@ -55,6 +55,22 @@ public sealed class FakeOpenAi : FakeUpstream
             await context.Response.WriteAsJsonAsync(Completion(reply));
             return;
         }
+        if (reply.FirstChunkGate is { } firstChunk)
+        {
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.StartAsync(context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await firstChunk.WaitAsync(context.RequestAborted);
+        }
+        if (reply.StallAfterChunks is { } stall)
+        {
+            // The first frame only opens the assistant message; content frames follow it.
+            var frames = StreamFrames(reply, request).ToList();
+            await WriteSseAsync(context.Response, frames.Take(stall + 1), context.RequestAborted);
+            await (reply.StallGate ?? Task.CompletedTask).WaitAsync(context.RequestAborted);
+            await WriteSseAsync(context.Response, frames.Skip(stall + 1), context.RequestAborted);
+            return;
+        }
         await WriteSseAsync(context.Response, StreamFrames(reply, request), context.RequestAborted);
         if (reply.DropAfterChunks is not null)
         {

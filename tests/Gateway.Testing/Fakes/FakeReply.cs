@@ -22,6 +22,15 @@ public sealed record FakeReply
 
     // Awaited before answering: lets a test hold a request in flight and release it when it chooses.
     public Task? Gate { get; init; }
+
+    // For streams: the status line and headers go out at once, the first chunk only when this completes
+    // (a slow first token).
+    public Task? FirstChunkGate { get; init; }
+
+    // For streams: after this many content chunks, wait for StallGate before sending the rest (a stall).
+    public int? StallAfterChunks { get; init; }
+
+    public Task? StallGate { get; init; }
     // Thinking that precedes the answer (Anthropic thinking block, signed by the fake).
     public string? Thinking { get; init; }
 
