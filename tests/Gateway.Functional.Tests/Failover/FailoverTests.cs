@@ -46,6 +46,8 @@ public sealed class FailoverTests : IAsyncLifetime
               large:
                 targets: [{ provider: big, model: m3 }]
                 context_window: 128000
+              solo:
+                targets: [{ provider: primary, model: m9 }]
               hedged:
                 targets: [{ provider: primary, model: m1 }]
                 fallbacks: [spare]
@@ -255,6 +257,41 @@ public sealed class FailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chat_EveryDeploymentCoolingDown_ClientGets429WithRetryAfterAndNoUpstreamCall()
+    {
+        _primary.Replies.Enqueue(FakeReply.Error(429, """{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":null}}""") with
+        {
+            Headers = new Dictionary<string, string> { ["retry-after"] = "30" },
+        });
+        using var http = new HttpClient { BaseAddress = _gateway.HttpBase };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestGateway.DefaultKey);
+        async Task<HttpResponseMessage> SendAsync() => await http.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"solo","messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        using var first = await SendAsync();
+        using var second = await SendAsync();
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.InRange(second.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 30);
+        Assert.Equal(1, _primary.CallCount);
+    }
+
+    [Fact]
+    public async Task Reload_PolicyFallbacksChanged_NextRequestFollowsTheNewPolicy()
+    {
+        await _gateway.EditConfigAsync(yaml => yaml.Replace(
+            "      triggers: { timeout_ms: 500, ttft_timeout_ms: 500, idle_timeout_ms: 500 }",
+            "      triggers: { timeout_ms: 500, ttft_timeout_ms: 500, idle_timeout_ms: 500 }\n      fallbacks: [large]"));
+        _primary.Replies.Enqueue(FakeReply.Error(503, ServerError));
+
+        var result = await Client("main", "reloaded").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal("large", Header(result, "x-gateway-model"));
+        Assert.Equal(0, _backup.CallCount);
+    }
+
+    [Fact]
     public async Task Admin_Routing_ShowsLiveNumbersAndCoolingDownBehindTheAdminKey()
     {
         _primary.Replies.Enqueue(FakeReply.Error(429, """{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":null}}""") with
@@ -275,7 +312,7 @@ public sealed class FailoverTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         var deployments = json.RootElement.GetProperty("deployments").EnumerateArray().ToDictionary(d => d.GetProperty("deployment").GetString()!);
-        Assert.Equal(["backup/m2", "big/m3", "primary/m1"], deployments.Keys.Order());
+        Assert.Equal(["backup/m2", "big/m3", "primary/m1", "primary/m9"], deployments.Keys.Order());
         var primary = deployments["primary/m1"];
         Assert.Equal("cooling-down", primary.GetProperty("state").GetString());
         Assert.Equal(JsonValueKind.String, primary.GetProperty("cooling_down_until").ValueKind);
