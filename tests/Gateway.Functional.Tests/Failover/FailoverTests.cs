@@ -48,6 +48,10 @@ public sealed class FailoverTests : IAsyncLifetime
                 context_window: 128000
               solo:
                 targets: [{ provider: primary, model: m9 }]
+              moderated:
+                targets: [{ provider: primary, model: m5 }]
+                fallbacks: [large]
+                policy: lenient
               hedged:
                 targets: [{ provider: primary, model: m1 }]
                 fallbacks: [spare]
@@ -60,6 +64,8 @@ public sealed class FailoverTests : IAsyncLifetime
                   hedging: { delay_ms: 100 }
                 cheap:
                   fallbacks: [large]
+                lenient:
+                  triggers: { content_policy: true }
               assign:
                 - { scope: { team: batch, model: main }, policy: cheap }
             keys:
@@ -216,6 +222,23 @@ public sealed class FailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chat_ContentPolicyRefusal_FallsBackOnlyWhereThePolicyAllowsIt()
+    {
+        const string Refusal = """{"error":{"message":"The response was filtered due to the prompt triggering content management policy.","type":"invalid_request_error","param":"prompt","code":"content_filter"}}""";
+        _primary.Replies.Enqueue(FakeReply.Error(400, Refusal));
+        _primary.Replies.Enqueue(FakeReply.Error(400, Refusal));
+
+        var allowed = await Client("moderated", "cp-on").CompleteChatAsync([new UserChatMessage("edgy")], cancellationToken: TestContext.Current.CancellationToken);
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Client("main", "cp-off").CompleteChatAsync([new UserChatMessage("edgy")], cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Equal("large", Header(allowed, "x-gateway-model"));
+        AssertAttempts(await _gateway.TraceAsync("cp-on"), ("primary", 400, "content_policy"), ("big", 200, ""));
+        Assert.Equal(400, refused.Status);
+        Assert.Equal(1, _big.CallCount);
+        Assert.Equal(0, _backup.CallCount);
+    }
+
+    [Fact]
     public async Task Chat_ClientOwnBadRequest_NoFallbackOneAttempt()
     {
         _primary.Replies.Enqueue(FakeReply.Error(400, """{"error":{"message":"Invalid 'messages[0].role'","type":"invalid_request_error","param":"messages","code":null}}"""));
@@ -312,7 +335,7 @@ public sealed class FailoverTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         var deployments = json.RootElement.GetProperty("deployments").EnumerateArray().ToDictionary(d => d.GetProperty("deployment").GetString()!);
-        Assert.Equal(["backup/m2", "big/m3", "primary/m1", "primary/m9"], deployments.Keys.Order());
+        Assert.Equal(["backup/m2", "big/m3", "primary/m1", "primary/m5", "primary/m9"], deployments.Keys.Order());
         var primary = deployments["primary/m1"];
         Assert.Equal("cooling-down", primary.GetProperty("state").GetString());
         Assert.Equal(JsonValueKind.String, primary.GetProperty("cooling_down_until").ValueKind);
