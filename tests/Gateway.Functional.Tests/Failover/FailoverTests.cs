@@ -46,6 +46,12 @@ public sealed class FailoverTests : IAsyncLifetime
               large:
                 targets: [{ provider: big, model: m3 }]
                 context_window: 128000
+              solo:
+                targets: [{ provider: primary, model: m9 }]
+              moderated:
+                targets: [{ provider: primary, model: m5 }]
+                fallbacks: [large]
+                policy: lenient
               hedged:
                 targets: [{ provider: primary, model: m1 }]
                 fallbacks: [spare]
@@ -58,6 +64,8 @@ public sealed class FailoverTests : IAsyncLifetime
                   hedging: { delay_ms: 100 }
                 cheap:
                   fallbacks: [large]
+                lenient:
+                  triggers: { content_policy: true }
               assign:
                 - { scope: { team: batch, model: main }, policy: cheap }
             keys:
@@ -214,6 +222,23 @@ public sealed class FailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chat_ContentPolicyRefusal_FallsBackOnlyWhereThePolicyAllowsIt()
+    {
+        const string Refusal = """{"error":{"message":"The response was filtered due to the prompt triggering content management policy.","type":"invalid_request_error","param":"prompt","code":"content_filter"}}""";
+        _primary.Replies.Enqueue(FakeReply.Error(400, Refusal));
+        _primary.Replies.Enqueue(FakeReply.Error(400, Refusal));
+
+        var allowed = await Client("moderated", "cp-on").CompleteChatAsync([new UserChatMessage("edgy")], cancellationToken: TestContext.Current.CancellationToken);
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Client("main", "cp-off").CompleteChatAsync([new UserChatMessage("edgy")], cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Equal("large", Header(allowed, "x-gateway-model"));
+        AssertAttempts(await _gateway.TraceAsync("cp-on"), ("primary", 400, "content_policy"), ("big", 200, ""));
+        Assert.Equal(400, refused.Status);
+        Assert.Equal(1, _big.CallCount);
+        Assert.Equal(0, _backup.CallCount);
+    }
+
+    [Fact]
     public async Task Chat_ClientOwnBadRequest_NoFallbackOneAttempt()
     {
         _primary.Replies.Enqueue(FakeReply.Error(400, """{"error":{"message":"Invalid 'messages[0].role'","type":"invalid_request_error","param":"messages","code":null}}"""));
@@ -255,6 +280,41 @@ public sealed class FailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chat_EveryDeploymentCoolingDown_ClientGets429WithRetryAfterAndNoUpstreamCall()
+    {
+        _primary.Replies.Enqueue(FakeReply.Error(429, """{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":null}}""") with
+        {
+            Headers = new Dictionary<string, string> { ["retry-after"] = "30" },
+        });
+        using var http = new HttpClient { BaseAddress = _gateway.HttpBase };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestGateway.DefaultKey);
+        async Task<HttpResponseMessage> SendAsync() => await http.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"solo","messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        using var first = await SendAsync();
+        using var second = await SendAsync();
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.InRange(second.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 30);
+        Assert.Equal(1, _primary.CallCount);
+    }
+
+    [Fact]
+    public async Task Reload_PolicyFallbacksChanged_NextRequestFollowsTheNewPolicy()
+    {
+        await _gateway.EditConfigAsync(yaml => yaml.Replace(
+            "      triggers: { timeout_ms: 500, ttft_timeout_ms: 500, idle_timeout_ms: 500 }",
+            "      triggers: { timeout_ms: 500, ttft_timeout_ms: 500, idle_timeout_ms: 500 }\n      fallbacks: [large]"));
+        _primary.Replies.Enqueue(FakeReply.Error(503, ServerError));
+
+        var result = await Client("main", "reloaded").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal("large", Header(result, "x-gateway-model"));
+        Assert.Equal(0, _backup.CallCount);
+    }
+
+    [Fact]
     public async Task Admin_Routing_ShowsLiveNumbersAndCoolingDownBehindTheAdminKey()
     {
         _primary.Replies.Enqueue(FakeReply.Error(429, """{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":null}}""") with
@@ -275,7 +335,7 @@ public sealed class FailoverTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         var deployments = json.RootElement.GetProperty("deployments").EnumerateArray().ToDictionary(d => d.GetProperty("deployment").GetString()!);
-        Assert.Equal(["backup/m2", "big/m3", "primary/m1"], deployments.Keys.Order());
+        Assert.Equal(["backup/m2", "big/m3", "primary/m1", "primary/m5", "primary/m9"], deployments.Keys.Order());
         var primary = deployments["primary/m1"];
         Assert.Equal("cooling-down", primary.GetProperty("state").GetString());
         Assert.Equal(JsonValueKind.String, primary.GetProperty("cooling_down_until").ValueKind);
