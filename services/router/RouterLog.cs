@@ -15,4 +15,7 @@ internal static partial class RouterLog
 
     [LoggerMessage(4, LogLevel.Error, "Could not publish the trace of request {RequestId}")]
     public static partial void TracePublishFailed(ILogger logger, Exception exception, string requestId);
+
+    [LoggerMessage(5, LogLevel.Error, "Request {RequestId}: the guard failed (fail closed: {FailClosed})")]
+    public static partial void GuardFailed(ILogger logger, Exception exception, string requestId, bool failClosed);
 }

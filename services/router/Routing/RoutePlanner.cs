@@ -23,6 +23,17 @@ public sealed class RoutePlanner(ConfigMonitor config)
         return plan;
     }
 
+    // The plan limited to providers whose `residency` is one of `residency` (route_self_hosted); null = no limit.
+    public List<ProviderTarget> Plan(string model, IReadOnlyCollection<string>? residency)
+    {
+        var plan = Plan(model);
+        if (residency is { Count: > 0 })
+        {
+            plan.RemoveAll(t => t.Config.Residency is not { } where || !residency.Contains(where));
+        }
+        return plan;
+    }
+
     private static void AddModel(GatewayConfig config, string model, List<ProviderTarget> plan, HashSet<string> visited)
     {
         if (!visited.Add(model) || !config.Models.TryGetValue(model, out var route))
