@@ -62,9 +62,29 @@ internal static partial class PersonDetector
         {
             Add(text, m.Index, m.Length, found, requireGivenName: false);
         }
-        foreach (var m in CapitalisedPair().EnumerateMatches(text))
+        foreach (var m in CapitalisedWord().EnumerateMatches(text))
         {
-            Add(text, m.Index, m.Length, found, requireGivenName: true);
+            if (!GivenNameLookup.Contains(text.Slice(m.Index, m.Length)))
+            {
+                continue;
+            }
+            // Extend over the capitalised words that follow: "Maria", then " Schmidt", " O'Brien".
+            var end = m.Index + m.Length;
+            var words = 1;
+            while (words < 3 && end + 2 < text.Length && text[end] == ' ' && char.IsUpper(text[end + 1]))
+            {
+                var next = end + 2;
+                while (next < text.Length && (char.IsLower(text[next]) || text[next] is '\'' or '’' or '-' || (char.IsUpper(text[next]) && text[next - 1] is '\'' or '’' or '-')))
+                {
+                    next++;
+                }
+                end = next;
+                words++;
+            }
+            if (words >= 2)
+            {
+                Add(text, m.Index, end - m.Index, found, requireGivenName: true);
+            }
         }
     }
 
@@ -104,10 +124,10 @@ internal static partial class PersonDetector
           |(?<=\b(?i:my\ name\ is|name\ is|i\ am|i'm|name\s?[:=]|patient|customer|client|contact|employee|applicant|
                   signed|regards,|thanks,|thank\ you,|cheers,|sincerely,|best,|dear|hi|hello|
                   ich\ heiße|ich\ bin|mein\ name\ ist|je\ m'appelle|je\ suis|me\ llamo|mi\ nombre\ es|soy|mi\ chiamo|sono)\s{1,3}))
-        \p{Lu}[\p{Ll}'’-]+(?:\ \p{Lu}[\p{Ll}'’-]+){0,2}
+        \p{Lu}[\p{Ll}'’-]+(?:\p{Lu}\p{Ll}+)?(?:\ \p{Lu}[\p{Ll}'’-]+(?:\p{Lu}\p{Ll}+)?){0,2}
         """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
     private static partial Regex CuePattern();
 
-    [GeneratedRegex(@"\b\p{Lu}\p{Ll}{1,20}(?: \p{Lu}[\p{Ll}'’]{1,20}(?:-\p{Lu}\p{Ll}+)?){1,2}\b", RegexOptions.CultureInvariant)]
-    private static partial Regex CapitalisedPair();
+    [GeneratedRegex(@"\b\p{Lu}\p{Ll}{1,20}(?= \p{Lu})", RegexOptions.CultureInvariant)]
+    private static partial Regex CapitalisedWord();
 }

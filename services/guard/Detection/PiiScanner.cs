@@ -333,7 +333,7 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])", RegexOptions.CultureInvariant)]
     private static partial Regex EmailPattern();
 
-    [GeneratedRegex(@"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/?#@:""'<>]+:[^\s/?#@""'<>]+@[^\s/?#""'<>]+", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/?#@:""'<>]+:[^\s/?@""'<>]+@[^\s/?#""'<>@]+", RegexOptions.CultureInvariant)]
     private static partial Regex CredentialUrlPattern();
 
     [GeneratedRegex("""
@@ -354,7 +354,7 @@ public static partial class PiiScanner
         |\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*
         |-----BEGIN[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----[\s\S]*?(?:-----END[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----|\z)
         |(?<=(?i:secret_access_key|secret_key)["']?\s{0,3}[:=]>?\s{0,3}["']?)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])
-        |(?<=\b(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key|credentials?)["']?\s{0,3}[:=]>?\s{0,3}["']?)[^\s"'`,;)}\]]{8,200}
+        |(?<=(?<![A-Za-z0-9])(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key|credentials?)["']?\s{0,3}[:=]>?\s{0,3}["']?)[^\s"'`,;)}\]]{8,200}
         """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
     private static partial Regex SecretPattern();
 
@@ -364,7 +364,7 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?i)your|placeholder|changeme|redacted|example|dummy|xxxx|\*\*\*|^null$|^none$|^true$|^false$|^undefined$", RegexOptions.CultureInvariant)]
     private static partial Regex PlaceholderWord();
 
-    [GeneratedRegex(@"(?<![\d.,/-])\d(?:[ -]?\d){11,18}(?![\d-]|[.,/]\d)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?<!\d|\d[./])\d(?:[ -]?\d){11,18}(?![\d-]|[.,/]\d)", RegexOptions.CultureInvariant)]
     private static partial Regex CardPattern();
 
     [GeneratedRegex(@"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])|(?<![\d ])\d{3} \d{2} \d{4}(?![\d ])", RegexOptions.CultureInvariant)]
