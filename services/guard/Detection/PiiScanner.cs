@@ -132,19 +132,24 @@ public static partial class PiiScanner
     private static void Cards(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         Span<char> digits = stackalloc char[19];
+        Span<int> groups = stackalloc int[19];
         foreach (var m in CardPattern().EnumerateMatches(text))
         {
             var candidate = text.Slice(m.Index, m.Length);
             var count = 0;
             var separator = '\0';
             var consistent = true;
+            var group = 0;
+            groups[0] = 0;
             foreach (var c in candidate)
             {
                 if (char.IsAsciiDigit(c))
                 {
                     digits[count++] = c;
+                    groups[group]++;
+                    continue;
                 }
-                else if (separator == '\0')
+                if (separator == '\0')
                 {
                     separator = c;
                 }
@@ -152,13 +157,32 @@ public static partial class PiiScanner
                 {
                     consistent = false;
                 }
+                groups[++group] = 0;
             }
+            consistent &= group == 0 || CardGrouping(groups[..(group + 1)]);
             var number = digits[..count];
             if (consistent && count is >= 12 and <= 19 && Validators.CardNetwork(number) && Validators.Luhn(number) && number.IndexOfAnyExcept(number[0]) >= 0)
             {
                 found.Add(new(EntityTypes.CreditCard, m.Index, m.Length));
             }
         }
+    }
+
+    // How cards are printed: 4-4-4-4 (and 4-4-4-4-3 for 19 digits), or 4-6-5 / 4-6-4 (Amex, Diners).
+    private static bool CardGrouping(ReadOnlySpan<int> groups)
+    {
+        if (groups.Length == 3 && groups[0] == 4 && groups[1] == 6 && groups[2] is 4 or 5)
+        {
+            return true;
+        }
+        for (var i = 0; i < groups.Length - 1; i++)
+        {
+            if (groups[i] != 4)
+            {
+                return false;
+            }
+        }
+        return groups[^1] is >= 1 and <= 4;
     }
 
     private static void Ssns(ReadOnlySpan<char> text, List<EntityMatch> found)
@@ -333,7 +357,7 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])", RegexOptions.CultureInvariant)]
     private static partial Regex EmailPattern();
 
-    [GeneratedRegex(@"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/?#@:""'<>]+:[^\s/?@""'<>]+@[^\s/?#""'<>@]+", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/?#@:""'<>]+:[^\s/?""'<>]+@[^\s/?#""'<>@]+", RegexOptions.CultureInvariant)]
     private static partial Regex CredentialUrlPattern();
 
     [GeneratedRegex("""
