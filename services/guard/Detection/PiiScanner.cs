@@ -403,7 +403,7 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w-]|\.\d|/\d)", RegexOptions.CultureInvariant)]
     private static partial Regex Ipv4Pattern();
 
-    [GeneratedRegex(@"(?i)(?:version|ver\.?|release|build|v)\s*[:=]?\s*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?i)\b(?:version|ver\.?|release|build|rev)\s*[:=]?\s*$", RegexOptions.CultureInvariant)]
     private static partial Regex VersionContext();
 
     [GeneratedRegex(@"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:]|/\d)", RegexOptions.CultureInvariant)]

@@ -101,7 +101,7 @@ def btc_base58(version=0):
     return b58encode(payload + chk)
 CH = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 def polymod(values):
-    gen = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4251e5, 0x2a1462b3]; chk = 1
+    gen = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]; chk = 1
     for v in values:
         b = chk >> 25; chk = (chk & 0x1ffffff) << 5 ^ v
         for i in range(5): chk ^= gen[i] if ((b >> i) & 1) else 0
