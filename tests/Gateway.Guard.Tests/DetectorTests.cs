@@ -131,6 +131,8 @@ public sealed class DetectorTests
     [InlineData("Please ask Mrs. Ottoline Grey", "Ottoline Grey")]
     [InlineData("my name is Zebulon Quist", "Zebulon Quist")]
     [InlineData("forward to Maria Schmidt today", "Maria Schmidt")]
+    [InlineData("cc Maria Schmidt's manager", "Maria Schmidt")]
+    [InlineData("ask Sabine O'Brien", "Sabine O'Brien")]
     public void Scan_PersonNames_AreFound(string text, string name) => Assert.Contains((EntityTypes.Person, name), Scan(text));
 
     [Fact]

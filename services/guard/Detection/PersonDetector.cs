@@ -116,6 +116,11 @@ internal static partial class PersonDetector
         {
             return;
         }
+        // A possessive is not part of the name: "Maria Schmidt's manager".
+        if (end > 2 && name[end - 1] == 's' && name[end - 2] is '\'' or '’')
+        {
+            end -= 2;
+        }
         found.Add(new(EntityTypes.Person, index, end));
     }
 
