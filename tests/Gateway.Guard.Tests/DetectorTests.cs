@@ -165,3 +165,28 @@ public sealed class DetectorTests
     [InlineData("eyJhbGciOiJIUzI1NiJ9 is just base64 of a JSON header, as is aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=")]
     public void Injections_OrdinaryText_IsClean(string text) => Assert.Equal(0, ThreatDetector.Injections(text));
 }
+
+// Large prompts: the detectors find the same entities wherever they sit in 1, 4 and 64 KB of text. Speed is
+// measured by tests/Gateway.Guard.Benchmarks (BenchmarkDotNet), never asserted here.
+public sealed class LargePromptTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(64)]
+    public void Scan_LargePrompt_FindsEntitiesAtStartAndEnd(int kilobytes)
+    {
+        const string filler = "The export job failed again last night; retries from the worker pool timed out. Version 4.12.0.3 everywhere. ";
+        var builder = new System.Text.StringBuilder("Mail ann@corp.io first. ");
+        while (builder.Length < kilobytes * 1024 - 64)
+        {
+            builder.Append(filler);
+        }
+        builder.Append("Card 4111 1111 1111 1111 last.");
+        var found = new List<Gateway.Guard.Detection.EntityMatch>();
+
+        Gateway.Guard.Detection.PiiScanner.Scan(builder.ToString(), found);
+
+        Assert.Equal(["EMAIL", "CREDIT_CARD"], found.Select(f => f.Type));
+    }
+}
