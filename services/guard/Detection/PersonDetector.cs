@@ -58,9 +58,15 @@ internal static partial class PersonDetector
 
     public static void Scan(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
-        foreach (var m in CuePattern().EnumerateMatches(text))
+        foreach (var cue in CuePattern().EnumerateMatches(text))
         {
-            Add(text, m.Index, m.Length, found, requireGivenName: false);
+            // After the cue: one to three capitalised words.
+            var start = cue.Index + cue.Length;
+            var end = NameEnd(text, start, maxWords: 3, out var words);
+            if (words > 0)
+            {
+                Add(text, start, end - start, found, requireGivenName: false);
+            }
         }
         foreach (var m in CapitalisedWord().EnumerateMatches(text))
         {
@@ -69,23 +75,40 @@ internal static partial class PersonDetector
                 continue;
             }
             // Extend over the capitalised words that follow: "Maria", then " Schmidt", " O'Brien".
-            var end = m.Index + m.Length;
-            var words = 1;
-            while (words < 3 && end + 2 < text.Length && text[end] == ' ' && char.IsUpper(text[end + 1]))
-            {
-                var next = end + 2;
-                while (next < text.Length && (char.IsLower(text[next]) || text[next] is '\'' or '’' or '-' || (char.IsUpper(text[next]) && text[next - 1] is '\'' or '’' or '-')))
-                {
-                    next++;
-                }
-                end = next;
-                words++;
-            }
+            var end = NameEnd(text, m.Index, maxWords: 3, out var words);
             if (words >= 2)
             {
                 Add(text, m.Index, end - m.Index, found, requireGivenName: true);
             }
         }
+    }
+
+    // The end of up to `maxWords` capitalised words from `start` (a name: "Ana", "O'Brien", "Jean-Luc").
+    private static int NameEnd(ReadOnlySpan<char> text, int start, int maxWords, out int words)
+    {
+        words = 0;
+        var end = start;
+        var at = start;
+        while (words < maxWords && at < text.Length && char.IsUpper(text[at]))
+        {
+            var next = at + 1;
+            while (next < text.Length && (char.IsLower(text[next]) || text[next] is '\'' or '’' or '-' || (char.IsUpper(text[next]) && text[next - 1] is '\'' or '’' or '-')))
+            {
+                next++;
+            }
+            if (next - at < 2)
+            {
+                break;
+            }
+            end = next;
+            words++;
+            if (next + 1 >= text.Length || text[next] != ' ')
+            {
+                break;
+            }
+            at = next + 1;
+        }
+        return end;
     }
 
     private static void Add(ReadOnlySpan<char> text, int index, int length, List<EntityMatch> found, bool requireGivenName)
@@ -125,11 +148,11 @@ internal static partial class PersonDetector
     }
 
     [GeneratedRegex("""
-        (?:(?<=\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herr|Frau|Sr|Sra|Srta|Mme|Mlle|Dott|Sig|Sig\.ra)\.?\ )
-          |(?<=\b(?i:my\ name\ is|name\ is|i\ am|i'm|name\s?[:=]|patient|customer|client|contact|employee|applicant|
-                  signed|regards,|thanks,|thank\ you,|cheers,|sincerely,|best,|dear|hi|hello|
-                  ich\ heiße|ich\ bin|mein\ name\ ist|je\ m'appelle|je\ suis|me\ llamo|mi\ nombre\ es|soy|mi\ chiamo|sono)\s{1,3}))
-        \p{Lu}[\p{Ll}'’-]+(?:\p{Lu}\p{Ll}+)?(?:\ \p{Lu}[\p{Ll}'’-]+(?:\p{Lu}\p{Ll}+)?){0,2}
+        \b(?:(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herr|Frau|Sr|Sra|Srta|Mme|Mlle|Dott|Sig|Sig\.ra)\.?\ 
+          |(?i:my\ name\ is|name\ is|i\ am|i'm|name\s?[:=]|patient|customer|client|contact|employee|applicant|
+               signed|regards,|thanks,|thank\ you,|cheers,|sincerely,|best,|dear|hi|hello|
+               ich\ heiße|ich\ bin|mein\ name\ ist|je\ m'appelle|je\ suis|me\ llamo|mi\ nombre\ es|soy|mi\ chiamo|sono)\s{1,3})
+        (?=\p{Lu})
         """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
     private static partial Regex CuePattern();
 

@@ -95,6 +95,25 @@ public static partial class PiiScanner
                 found.Add(new(EntityTypes.Secret, m.Index, m.Length));
             }
         }
+        if (text.IndexOfAny(':', '=') < 0)
+        {
+            return;
+        }
+        foreach (var m in KeyValueSecret().EnumerateMatches(text))
+        {
+            // The value starts after the separator, an optional '>', spaces and an opening quote.
+            var match = text.Slice(m.Index, m.Length);
+            var start = match.IndexOfAny(':', '=') + 1;
+            while (start < match.Length && match[start] is '>' or ' ' or '\t' or '"' or '\'')
+            {
+                start++;
+            }
+            var value = match[start..];
+            if (value.Length >= 8 && IsSecret(value))
+            {
+                found.Add(new(EntityTypes.Secret, m.Index + start, value.Length));
+            }
+        }
     }
 
     internal static bool IsSecret(ReadOnlySpan<char> value)
@@ -197,10 +216,11 @@ public static partial class PiiScanner
         }
         foreach (var m in SsnContextPattern().EnumerateMatches(text))
         {
-            var s = text.Slice(m.Index, m.Length);
+            // The nine digits end the match.
+            var s = text.Slice(m.Index + m.Length - 9, 9);
             if (Validators.UsSsn(Int(s[..3]), Int(s[3..5]), Int(s[5..])))
             {
-                found.Add(new(EntityTypes.UsSsn, m.Index, m.Length));
+                found.Add(new(EntityTypes.UsSsn, m.Index + m.Length - 9, 9));
             }
         }
     }
@@ -305,12 +325,17 @@ public static partial class PiiScanner
 
     private static void DatesOfBirth(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
-        foreach (var m in DateOfBirthPattern().EnumerateMatches(text))
+        foreach (var cue in BirthCue().EnumerateMatches(text))
         {
-            var date = text.Slice(m.Index, m.Length);
-            if (PlausibleDate(date))
+            var start = cue.Index + cue.Length;
+            var rest = text.Slice(start, Math.Min(40, text.Length - start));
+            foreach (var m in DateAtStart().EnumerateMatches(rest))
             {
-                found.Add(new(EntityTypes.DateOfBirth, m.Index, m.Length));
+                if (PlausibleDate(rest.Slice(m.Index, m.Length)))
+                {
+                    found.Add(new(EntityTypes.DateOfBirth, start + m.Index, m.Length));
+                }
+                break;
             }
         }
     }
@@ -377,10 +402,12 @@ public static partial class PiiScanner
         |\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}
         |\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*
         |-----BEGIN[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----[\s\S]*?(?:-----END[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----|\z)
-        |(?<=(?i:secret_access_key|secret_key)["']?\s{0,3}[:=]>?\s{0,3}["']?)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])
-        |(?<=(?<![A-Za-z0-9])(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key|credentials?)["']?\s{0,3}[:=]>?\s{0,3}["']?)[^\s"'`,;)}\]]{8,200}
         """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
     private static partial Regex SecretPattern();
+
+    // `password = value`, `"api_key": "value"`, `token=>value`: the keyword, a separator, then the value.
+    [GeneratedRegex(@"(?<![A-Za-z0-9])(?i:password|passwd|pwd|passphrase|secret|secret_access_key|secret_key|token|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key|credentials?)[""']?\s{0,3}[:=]>?\s{0,3}[""']?[^\s""'`,;)}\]]{8,200}", RegexOptions.CultureInvariant)]
+    private static partial Regex KeyValueSecret();
 
     [GeneratedRegex(@"^(?:AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|sk-|xox|https://hooks\.slack|AIza|ya29\.|GOCSPX-|sk_|rk_|whsec_|hf_|SG\.|eyJ)", RegexOptions.CultureInvariant)]
     private static partial Regex KnownSecretPrefix();
@@ -394,7 +421,7 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])|(?<![\d ])\d{3} \d{2} \d{4}(?![\d ])", RegexOptions.CultureInvariant)]
     private static partial Regex SsnPattern();
 
-    [GeneratedRegex(@"(?<=\b(?i:ssn|social security(?: number| no\.?)?)\b[\s:#=]{0,4}(?:is\s)?)\d{9}(?!\d)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?i:ssn|social security(?: number| no\.?)?)\b[\s:#=]{0,4}(?:is\s)?\d{9}(?!\d)", RegexOptions.CultureInvariant)]
     private static partial Regex SsnContextPattern();
 
     [GeneratedRegex(@"\b[A-Z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}", RegexOptions.CultureInvariant)]
@@ -419,12 +446,16 @@ public static partial class PiiScanner
     private static partial Regex EthereumPattern();
 
     [GeneratedRegex("""
-        (?<=\b(?i:dob|d\.o\.b\.?|date\ of\ birth|birth\ ?date|birthday|born(?:\ on)?|geburtsdatum|geb\.|geboren(?:\ am)?|née?\ le|date\ de\ naissance|fecha\ de\ nacimiento|nacid[oa]\ el|data\ di\ nascita|nato\ il|nata\ il|geboortedatum|f\.\ nac\.)["']?\s{0,3}[:=\-]?\s{0,3}["']?)
-        (?:\d{4}-\d{1,2}-\d{1,2}
+        \b(?i:dob|d\.o\.b\.?|date\ of\ birth|birth\ ?date|birthday|born(?:\ on)?|geburtsdatum|geb\.|geboren(?:\ am)?|née?\ le|date\ de\ naissance|fecha\ de\ nacimiento|nacid[oa]\ el|data\ di\ nascita|nato\ il|nata\ il|geboortedatum|f\.\ nac\.)["']?\s{0,3}[:=\-]?\s{0,3}["']?
+        """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
+    private static partial Regex BirthCue();
+
+    [GeneratedRegex("""
+        ^(?:\d{4}-\d{1,2}-\d{1,2}
           |\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})
           |\d{1,2}\.?\s(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)[a-zé]*\.?(?:\sde)?\s\d{4}
           |(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s\d{1,2}(?:st|nd|rd|th)?,?\s\d{4})
         (?!\d)
         """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
-    private static partial Regex DateOfBirthPattern();
+    private static partial Regex DateAtStart();
 }
