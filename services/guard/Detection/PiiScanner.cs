@@ -62,7 +62,7 @@ public static partial class PiiScanner
         found.RemoveRange(write, found.Count - write);
     }
 
-    private static void Emails(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void Emails(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         foreach (var m in EmailPattern().EnumerateMatches(text))
         {
@@ -70,7 +70,7 @@ public static partial class PiiScanner
         }
     }
 
-    private static void CredentialUrls(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void CredentialUrls(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         foreach (var m in CredentialUrlPattern().EnumerateMatches(text))
         {
@@ -86,7 +86,7 @@ public static partial class PiiScanner
         }
     }
 
-    private static void Secrets(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void Secrets(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         foreach (var m in SecretPattern().EnumerateMatches(text))
         {
@@ -148,7 +148,7 @@ public static partial class PiiScanner
         return Validators.Entropy(value) >= 3.0 && Validators.CharacterClasses(value) >= 2;
     }
 
-    private static void Cards(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void Cards(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         Span<char> digits = stackalloc char[19];
         Span<int> groups = stackalloc int[19];
@@ -204,7 +204,7 @@ public static partial class PiiScanner
         return groups[^1] is >= 1 and <= 4;
     }
 
-    private static void Ssns(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void Ssns(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         foreach (var m in SsnPattern().EnumerateMatches(text))
         {
@@ -227,7 +227,7 @@ public static partial class PiiScanner
 
     private static int Int(ReadOnlySpan<char> digits) => int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
 
-    private static void Ibans(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void Ibans(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         Span<char> compact = stackalloc char[34];
         foreach (var m in IbanPattern().EnumerateMatches(text))
@@ -257,7 +257,7 @@ public static partial class PiiScanner
         }
     }
 
-    private static void IpAddresses(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void IpAddresses(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         foreach (var m in Ipv4Pattern().EnumerateMatches(text))
         {
@@ -296,7 +296,7 @@ public static partial class PiiScanner
         return groups;
     }
 
-    private static void Crypto(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void Crypto(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         foreach (var m in BitcoinBase58Pattern().EnumerateMatches(text))
         {
@@ -323,7 +323,7 @@ public static partial class PiiScanner
         }
     }
 
-    private static void DatesOfBirth(ReadOnlySpan<char> text, List<EntityMatch> found)
+    internal static void DatesOfBirth(ReadOnlySpan<char> text, List<EntityMatch> found)
     {
         foreach (var cue in BirthCue().EnumerateMatches(text))
         {
