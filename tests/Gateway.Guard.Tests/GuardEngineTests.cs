@@ -179,3 +179,17 @@ public sealed class GuardEngineTests
         Assert.Contains(errors, e => e.Path == "guard.policies.strict.patterns[0].regex");
     }
 }
+
+public sealed class DeployConfigTests
+{
+    [Fact]
+    public void LocalDeployConfig_WithGuardSection_Validates()
+    {
+        var path = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../deploy/local/gateway.yaml"));
+
+        var config = ConfigLoader.Parse(File.ReadAllText(path), _ => null);
+
+        Assert.True(config.Guard.FailClosed);
+        Assert.Equal("default", Assert.Single(config.Guard.Assign).Policy);
+    }
+}
