@@ -7,6 +7,7 @@ using Gateway.Edge.Admin;
 using Gateway.Edge.Anthropic;
 using Gateway.Edge.Http;
 using Gateway.Edge.OpenAi;
+using Gateway.Guard;
 using Gateway.Mcp;
 using Gateway.Router;
 using Gateway.Traces;
@@ -48,6 +49,16 @@ public static class EmbeddedGateway
         {
             services.AddServiceClient<Inference.InferenceClient>(router);
             services.AddSingleton<IInferenceService, GrpcInferenceService>();
+            // The admin guard scan needs a guard: the remote one, or one hosted here (it is stateless).
+            if (config.Services.Guard is { Length: > 0 } guard)
+            {
+                services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
+                services.AddSingleton<IGuardService, GrpcGuardService>();
+            }
+            else
+            {
+                services.AddGuard(config);
+            }
             return services;
         }
         services.AddRouter(config);
@@ -61,6 +72,7 @@ public static class EmbeddedGateway
     {
         endpoints.MapOpenAi();
         endpoints.MapAnthropic();
+        endpoints.MapGuardAdmin();
         if (config.Services.Router is not { Length: > 0 })
         {
             // Only the public Inference API is served on the gRPC port; guard, budget and prompts are

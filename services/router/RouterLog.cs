@@ -18,4 +18,6 @@ internal static partial class RouterLog
 
     [LoggerMessage(30, LogLevel.Warning, "Request {RequestId}: the circuit of {Provider}/{Model} is open; skipping it")]
     public static partial void CircuitOpen(ILogger logger, string requestId, string provider, string model);
+    [LoggerMessage(5, LogLevel.Error, "Request {RequestId}: the guard failed (fail closed: {FailClosed})")]
+    public static partial void GuardFailed(ILogger logger, Exception exception, string requestId, bool failClosed);
 }

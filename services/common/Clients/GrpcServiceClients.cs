@@ -68,6 +68,9 @@ public sealed class GrpcGuardService(Guard.GuardClient client) : IGuardService
 
     public Task<Verdict> CheckOutputAsync(CheckOutputRequest request, CancellationToken cancellationToken)
         => Rpc.CallAsync(() => client.CheckOutputAsync(request, cancellationToken: cancellationToken));
+
+    public Task<ScanResponse> ScanAsync(ScanRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.ScanAsync(request, cancellationToken: cancellationToken));
 }
 
 public sealed class GrpcBudgetService(Budget.BudgetClient client) : IBudgetService

@@ -25,6 +25,8 @@ public interface IGuardService
     Task<Verdict> CheckInputAsync(CheckInputRequest request, CancellationToken cancellationToken);
 
     Task<Verdict> CheckOutputAsync(CheckOutputRequest request, CancellationToken cancellationToken);
+
+    Task<ScanResponse> ScanAsync(ScanRequest request, CancellationToken cancellationToken);
 }
 
 public interface IBudgetService

@@ -26,6 +26,7 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ValidateKeys();
         ValidateServices();
         ValidateRouting();
+        ValidateGuard();
         return _errors;
     }
 
@@ -302,6 +303,131 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
             Error(path, $"expected the service's gRPC address such as http://router:8081 (https:// for TLS), or leave it out to host the service in this process; found {Show(path, address)}");
         }
     }
+
+    private void ValidateGuard()
+    {
+        var guard = config.Guard;
+        foreach (var (name, policy) in guard.Policies)
+        {
+            var path = $"guard.policies.{name}";
+            if (!ConfigNames.IsName(name))
+            {
+                Error(path, $"'{name}' is not a valid policy name; use {ConfigNames.NameRule}");
+            }
+            var custom = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < policy.Patterns.Count; i++)
+            {
+                var pattern = policy.Patterns[i];
+                var patternPath = $"{path}.patterns[{i}]";
+                if (!GuardEntityName().IsMatch(pattern.Name))
+                {
+                    Error($"{patternPath}.name", "use an upper-case entity name such as EMPLOYEE_ID (letters, digits and '_')");
+                }
+                else if (GuardNames.EntityTypes.Contains(pattern.Name) || !custom.Add(pattern.Name))
+                {
+                    Error($"{patternPath}.name", $"'{pattern.Name}' is already an entity type; give the pattern a name of its own");
+                }
+                if (pattern.Regex.Length == 0)
+                {
+                    Error($"{patternPath}.regex", "missing; write the .NET regular expression to find, e.g. 'EMP-\\d{6}'");
+                }
+                else
+                {
+                    try
+                    {
+                        _ = new System.Text.RegularExpressions.Regex(pattern.Regex, System.Text.RegularExpressions.RegexOptions.NonBacktracking);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        Error($"{patternPath}.regex", $"not a valid regular expression (backreferences and lookarounds are not supported): {e.Message}");
+                    }
+                }
+                if (pattern.Action is { } action)
+                {
+                    GuardAction($"{patternPath}.action", action, GuardNames.Actions);
+                }
+            }
+            foreach (var (type, action) in policy.Entities)
+            {
+                GuardEntity($"{path}.entities.{type}", type, custom);
+                GuardAction($"{path}.entities.{type}", action, GuardNames.Actions);
+            }
+            foreach (var (type, action) in policy.Output)
+            {
+                GuardEntity($"{path}.output.{type}", type, custom);
+                GuardAction($"{path}.output.{type}", action, GuardNames.Actions.Where(a => a != "route_self_hosted" && a != "pseudonymize").ToList());
+            }
+            if (policy.Injection is { } injection)
+            {
+                GuardAction($"{path}.injection", injection, GuardNames.VerdictActions);
+            }
+            foreach (var (category, action) in policy.Moderation)
+            {
+                if (category != GuardNames.Default && !GuardNames.ModerationCategories.Contains(category))
+                {
+                    Error($"{path}.moderation.{category}", $"unknown category; use default or one of: {string.Join(", ", GuardNames.ModerationCategories)}");
+                }
+                GuardAction($"{path}.moderation.{category}", action, GuardNames.VerdictActions);
+            }
+            for (var i = 0; i < policy.Residency.Count; i++)
+            {
+                if (!ConfigNames.IsName(policy.Residency[i]))
+                {
+                    Error($"{path}.residency[{i}]", $"use self-hosted or a region name made of {ConfigNames.NameRule}, as in providers.*.residency");
+                }
+            }
+            if (policy.Deny is { } deny)
+            {
+                GuardAction($"{path}.deny.action", deny.Action, GuardNames.Actions);
+                for (var i = 0; i < deny.Terms.Count; i++)
+                {
+                    if (string.IsNullOrWhiteSpace(deny.Terms[i]))
+                    {
+                        Error($"{path}.deny.terms[{i}]", "empty term; write the word or phrase to stop, or remove the entry");
+                    }
+                }
+            }
+        }
+        for (var i = 0; i < guard.Assign.Count; i++)
+        {
+            var rule = guard.Assign[i];
+            if (rule.Policy.Length == 0)
+            {
+                Error($"guard.assign[{i}].policy", $"missing; name one of the policies: {List(guard.Policies.Keys)}");
+            }
+            else if (!guard.Policies.ContainsKey(rule.Policy))
+            {
+                Error($"guard.assign[{i}].policy", $"unknown policy '{rule.Policy}'; use one of: {List(guard.Policies.Keys)}, or add it under guard.policies");
+            }
+            if (rule.Scope.Model is { } model && !config.Models.ContainsKey(model))
+            {
+                Error($"guard.assign[{i}].scope.model", $"unknown model '{model}'; use one of: {List(config.Models.Keys)}");
+            }
+            if (rule.Scope.Key is { } key && !config.Keys.Any(k => k.Name == key))
+            {
+                Error($"guard.assign[{i}].scope.key", $"unknown key name '{key}'; use one of: {List(config.Keys.Select(k => k.Name))}");
+            }
+        }
+    }
+
+    private void GuardEntity(string path, string type, HashSet<string> custom)
+    {
+        if (type != GuardNames.Default && !GuardNames.EntityTypes.Contains(type) && !custom.Contains(type))
+        {
+            Error(path, $"unknown entity type; use default, one of: {string.Join(", ", GuardNames.EntityTypes)}, or the name of one of this policy's patterns");
+        }
+    }
+
+    private void GuardAction(string path, string action, IReadOnlyCollection<string> allowed)
+    {
+        if (!allowed.Contains(action))
+        {
+            Error(path, $"unknown action '{action}'; use one of: {string.Join(", ", allowed)}");
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Z][A-Z0-9_]{0,63}\z")]
+    private static partial System.Text.RegularExpressions.Regex GuardEntityName();
 
     // True when the secret is usable; the value itself is never part of a message.
     private bool Secret(string path, string value, string advice)

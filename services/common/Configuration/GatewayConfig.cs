@@ -14,6 +14,7 @@ public sealed record GatewayConfig
     public List<KeyConfig> Keys { get; init; } = [];
     public ServicesConfig Services { get; init; } = new();
     public RoutingConfig Routing { get; init; } = new();
+    public GuardConfig Guard { get; init; } = new();
 }
 
 public sealed record ServerConfig
@@ -119,6 +120,64 @@ public sealed record ServicesConfig
     public string? Guard { get; init; }
     public string? Budget { get; init; }
     public string? Prompts { get; init; }
+}
+
+// PII, secrets, injection and moderation guardrails (docs/configuration.md, "guard").
+public sealed record GuardConfig
+{
+    // If the guard cannot run (down, timed out, crashed), refuse with 503 instead of sending unchecked.
+    public bool FailClosed { get; init; } = true;
+    public Dictionary<string, GuardPolicyConfig> Policies { get; init; } = new(StringComparer.Ordinal);
+    // First match wins; a request no rule matches is not inspected.
+    public List<GuardAssignConfig> Assign { get; init; } = [];
+}
+
+public sealed record GuardPolicyConfig
+{
+    // Entity type (EMAIL, PHONE, ..., SECRET, or a custom pattern's name) -> action; `default` for the rest.
+    public Dictionary<string, string> Entities { get; init; } = new(StringComparer.Ordinal);
+    // Action for prompt-injection / jailbreak heuristics (allow, audit, block); unset = audit.
+    public string? Injection { get; init; }
+    // Moderation category (violence, self_harm, hate, sexual_minors, weapons) -> action; `default` for the rest.
+    public Dictionary<string, string> Moderation { get; init; } = new(StringComparer.Ordinal);
+    // Entity type -> action for responses; empty = responses are not scanned.
+    public Dictionary<string, string> Output { get; init; } = new(StringComparer.Ordinal);
+    // Provider residencies that may serve a request routed by route_self_hosted; default [self-hosted].
+    public List<string> Residency { get; init; } = [];
+    public List<GuardPatternConfig> Patterns { get; init; } = [];
+    public GuardDenyConfig? Deny { get; init; }
+}
+
+// A custom entity: its name becomes the entity type (e.g. EMPLOYEE_ID).
+public sealed record GuardPatternConfig
+{
+    public string Name { get; init; } = "";
+    public string Regex { get; init; } = "";
+    public string? Action { get; init; }
+}
+
+// Terms that must not leave (project code names, customer names): matched case-insensitively as whole words.
+public sealed record GuardDenyConfig
+{
+    public List<string> Terms { get; init; } = [];
+    public string Action { get; init; } = "block";
+}
+
+public sealed record GuardAssignConfig
+{
+    public GuardScopeConfig Scope { get; init; } = new();
+    public string Policy { get; init; } = "";
+}
+
+// Every field set must match; an empty scope matches every request.
+public sealed record GuardScopeConfig
+{
+    public string? Team { get; init; }
+    public string? Project { get; init; }
+    public string? Environment { get; init; }
+    public string? Key { get; init; }
+    public string? User { get; init; }
+    public string? Model { get; init; }
 }
 
 internal static class Secrets

@@ -42,6 +42,7 @@ public sealed class InferencePipeline(
             reservation = await ReserveAsync(context, request, cancellationToken);
             var (response, target) = await CallWithFailoverAsync(context, request, cancellationToken);
             response = await GuardOutputAsync(context, response, cancellationToken);
+            StreamGuard.Restore(response, context.Pseudonyms);
             Complete(context, target, response.Usage);
             await SettleAsync(context, reservation, response.Usage, cancellationToken);
             reservation = null;
@@ -84,6 +85,18 @@ public sealed class InferencePipeline(
             }
 
             first.Served = Served(context, target);
+            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, ct) => ScanStreamTextAsync(context, text, ct) : null);
+            if (streamGuard is not null)
+            {
+                try
+                {
+                    await streamGuard.ApplyAsync(first, cancellationToken);
+                }
+                catch (Exception e)
+                {
+                    throw Fail(context, e);
+                }
+            }
             Usage? usage = first.Usage;
             var includeUsage = request.IncludeUsage;
             var usageSent = false;
@@ -101,6 +114,10 @@ public sealed class InferencePipeline(
                         break;
                     }
                     chunk = upstream.Current;
+                    if (streamGuard is not null)
+                    {
+                        await streamGuard.ApplyAsync(chunk, cancellationToken);
+                    }
                 }
                 catch (Exception e)
                 {
@@ -112,6 +129,22 @@ public sealed class InferencePipeline(
                 {
                     yield return chunk;
                 }
+            }
+            ChatChunk? tail = null;
+            if (streamGuard is not null)
+            {
+                try
+                {
+                    tail = await streamGuard.FinishAsync(first, cancellationToken);
+                }
+                catch (Exception e)
+                {
+                    throw Fail(context, e);
+                }
+            }
+            if (tail is not null)
+            {
+                yield return tail;
             }
             Complete(context, target, usage);
             if (includeUsage && !usageSent)
@@ -159,9 +192,10 @@ public sealed class InferencePipeline(
             context.Principal = Authenticate(context, apiKey);
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
+            request = await GuardEmbeddingsAsync(context, request, cancellationToken);
             var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
             GatewayException? last = null;
-            foreach (var target in planner.Plan(request.Model))
+            foreach (var target in planner.Plan(request.Model, context.Residency))
             {
                 context.Trace.Latencies.RoutingMs += RequestContext.Since(routingStart);
                 var provider = providers.Embeddings(target);
@@ -244,16 +278,75 @@ public sealed class InferencePipeline(
         }
         EnsureModel(context.Principal, request.Model);
 
+        return await GuardInputAsync(context, request, cancellationToken);
+    }
+
+    // Guard the input: block, rewrite (redact / pseudonymise, keeping the placeholder table to restore the
+    // response), or pin the request to self-hosted providers. Errors name entity types, never values.
+    private async Task<ChatRequest> GuardInputAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    {
         var guardStart = System.Diagnostics.Stopwatch.GetTimestamp();
-        var verdict = await guard.CheckInputAsync(new CheckInputRequest { Principal = context.Principal, Request = request }, cancellationToken);
+        var verdict = await GuardCallAsync(context, () => guard.CheckInputAsync(new CheckInputRequest { Principal = context.Principal, Request = request }, cancellationToken));
         context.Trace.Latencies.GuardInMs = RequestContext.Since(guardStart);
         context.Trace.GuardAction = verdict.Action.ToString();
+        context.AddFindings(verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
-            var types = string.Join(", ", verdict.Findings.Select(f => f.EntityType).Distinct());
-            throw new GatewayException(ErrorKind.GuardBlocked, $"The request was blocked by policy '{verdict.Policy}': {types}.", "messages", "pii_detected");
+            throw GuardRefusal.Blocked(verdict, "request");
+        }
+        if (verdict.Action == Contracts.Guard.V1.Action.RouteSelfHosted)
+        {
+            context.Residency = [.. verdict.Residency];
+            if (planner.Plan(request.Model, context.Residency).Count == 0)
+            {
+                throw GuardRefusal.NoResidentTarget(verdict, request.Model);
+            }
+        }
+        context.ScanOutput = verdict.ScanOutput;
+        if (verdict.Pseudonyms.Count > 0)
+        {
+            context.Pseudonyms = new Dictionary<string, string>(verdict.Pseudonyms, StringComparer.Ordinal);
         }
         return verdict.RewrittenRequest ?? request;
+    }
+
+    // Embeddings input is guarded as user messages, one per input; rewritten inputs replace the originals.
+    private async Task<EmbedRequest> GuardEmbeddingsAsync(RequestContext context, EmbedRequest request, CancellationToken cancellationToken)
+    {
+        var asChat = new ChatRequest { Model = request.Model, Api = Api.Embeddings, RequestId = context.RequestId };
+        foreach (var input in request.Input)
+        {
+            asChat.Messages.Add(new Message { Role = Role.User, Content = { new ContentPart { Text = input } } });
+        }
+        var guarded = await GuardInputAsync(context, asChat, cancellationToken);
+        if (ReferenceEquals(guarded, asChat))
+        {
+            return request;
+        }
+        var rewritten = request.Clone();
+        rewritten.Input.Clear();
+        rewritten.Input.AddRange(guarded.Messages.Select(m => m.Content[0].Text));
+        return rewritten;
+    }
+
+    // Fail closed (guard.fail_closed, the default): if the guard cannot give a verdict, nothing is sent.
+    private async Task<Verdict> GuardCallAsync(RequestContext context, Func<Task<Verdict>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var failClosed = config.Current.Guard.FailClosed;
+            RouterLog.GuardFailed(logger, e, context.RequestId, failClosed);
+            if (failClosed)
+            {
+                throw new GatewayException(ErrorKind.Unavailable, "The guard could not inspect this request, so nothing was sent to a model; try again shortly.", code: "guard_unavailable");
+            }
+            context.Trace.GuardPolicy = "unavailable";
+            return new Verdict { Action = Contracts.Guard.V1.Action.Allow, Policy = "unavailable", Note = "the guard failed and guard.fail_closed is false: sent without inspection" };
+        }
     }
 
     private static ChatRequest ApplyPrompt(ChatRequest request, ResolvedPrompt prompt)
@@ -337,14 +430,35 @@ public sealed class InferencePipeline(
 
     private async Task<ChatResponse> GuardOutputAsync(RequestContext context, ChatResponse response, CancellationToken cancellationToken)
     {
+        if (!context.ScanOutput)
+        {
+            return response;
+        }
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var verdict = await guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId }, cancellationToken);
+        var verdict = await GuardCallAsync(context, () => guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId, Model = context.Trace.RequestedModel }, cancellationToken));
         context.Trace.Latencies.GuardOutMs = RequestContext.Since(start);
+        context.AddFindings(verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
-            throw new GatewayException(ErrorKind.GuardBlocked, $"The response was blocked by policy '{verdict.Policy}'.", code: "output_blocked");
+            throw GuardRefusal.Blocked(verdict, "response");
         }
         return verdict.RewrittenResponse ?? response;
+    }
+
+    // Output scanning of a stream: each released segment of text goes through the guard like a response.
+    private async Task<string> ScanStreamTextAsync(RequestContext context, string text, CancellationToken cancellationToken)
+    {
+        var response = new ChatResponse();
+        response.Choices.Add(new Choice { Message = new Message { Role = Role.Assistant, Content = { new ContentPart { Text = text } } } });
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var verdict = await GuardCallAsync(context, () => guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId, Model = context.Trace.RequestedModel }, cancellationToken));
+        context.Trace.Latencies.GuardOutMs += RequestContext.Since(start);
+        context.AddFindings(verdict);
+        if (verdict.Action == Contracts.Guard.V1.Action.Block)
+        {
+            throw GuardRefusal.Blocked(verdict, "response");
+        }
+        return verdict.RewrittenResponse is { } rewritten ? rewritten.Choices[0].Message.Content[0].Text : text;
     }
 
     private async Task SettleAsync(RequestContext context, Reservation reservation, Usage? usage, CancellationToken cancellationToken)

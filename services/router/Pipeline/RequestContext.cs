@@ -31,6 +31,37 @@ internal sealed class RequestContext
 
     public Principal? Principal { get; set; }
 
+    // Set by a route_self_hosted verdict: only providers with one of these residencies may serve.
+    public IReadOnlyCollection<string>? Residency { get; set; }
+
+    // Placeholder -> original for pseudonymised input; restored in what the client receives.
+    public IReadOnlyDictionary<string, string>? Pseudonyms { get; set; }
+
+    // The input verdict's policy scans responses.
+    public bool ScanOutput { get; set; }
+
+    // Adds a verdict's findings to the trace (types and counts only), merging repeats.
+    public void AddFindings(Gateway.Contracts.Guard.V1.Verdict verdict)
+    {
+        if (verdict.Policy is { Length: > 0 } policy && policy != "none")
+        {
+            Trace.GuardPolicy = policy;
+        }
+        foreach (var finding in verdict.Findings)
+        {
+            var action = finding.Action.ToString();
+            var existing = Trace.GuardFindings.FirstOrDefault(f => f.EntityType == finding.EntityType && f.Action == action && f.Direction == finding.Direction);
+            if (existing is null)
+            {
+                Trace.GuardFindings.Add(new GuardFinding { EntityType = finding.EntityType, Count = finding.Count, Action = action, Direction = finding.Direction });
+            }
+            else
+            {
+                existing.Count += finding.Count;
+            }
+        }
+    }
+
     public static double Since(long timestamp) => Stopwatch.GetElapsedTime(timestamp).TotalMilliseconds;
 
     public void ProviderStarted() => _providerStart = Stopwatch.GetTimestamp();

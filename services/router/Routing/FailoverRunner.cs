@@ -28,7 +28,7 @@ public sealed class FailoverRunner(
     internal async Task<(ChatResponse, ProviderTarget)> ChatAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
     {
         var routingStart = Stopwatch.GetTimestamp();
-        var plan = planner.PlanRoute(request.Model, context.Principal, stream: false);
+        var plan = planner.PlanRoute(request.Model, context.Principal, stream: false, context.Residency);
         context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
         var hedgeDelay = plan.Policy.Hedging is { } hedging ? TimeSpan.FromMilliseconds(hedging.DelayMs) : (TimeSpan?)null;
         var skip = new Skipper();
@@ -185,7 +185,7 @@ public sealed class FailoverRunner(
     internal async Task<(IAsyncEnumerator<ChatChunk>, ChatChunk, ProviderTarget)> OpenStreamAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
     {
         var routingStart = Stopwatch.GetTimestamp();
-        var plan = planner.PlanRoute(request.Model, context.Principal, stream: true);
+        var plan = planner.PlanRoute(request.Model, context.Principal, stream: true, context.Residency);
         context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
         var skip = new Skipper();
         var next = 0;

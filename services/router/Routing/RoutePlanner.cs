@@ -15,7 +15,7 @@ public sealed record RoutePlan(string PolicyName, RoutingPolicyConfig Policy, Li
 // Deployments cooling down after a 429 are left out until their Retry-After has passed.
 public sealed class RoutePlanner(ConfigMonitor config, RoutingState state)
 {
-    public RoutePlan PlanRoute(string model, Principal? principal, bool stream)
+    public RoutePlan PlanRoute(string model, Principal? principal, bool stream, IReadOnlyCollection<string>? residency = null)
     {
         var current = config.Current;
         var (policyName, policy) = PolicyResolver.Resolve(current, principal, model);
@@ -31,12 +31,21 @@ public sealed class RoutePlanner(ConfigMonitor config, RoutingState state)
                 AddModel(current, fallback, policyName, policy, stream, now, steps, visited, ref cooling);
             }
         }
+        // Residency (guard's route_self_hosted) removes every deployment outside the allowed places.
+        steps.RemoveAll(step => !Allowed(step.Target, residency));
         return new RoutePlan(policyName, policy, steps, cooling);
     }
 
     // Embeddings: weighted order, no policy.
     public List<ProviderTarget> Plan(string model)
         => PlanRoute(model, null, stream: false).Steps.Select(s => s.Target).ToList();
+
+    // The plan limited to providers whose `residency` is one of `residency` (route_self_hosted); null = no limit.
+    public List<ProviderTarget> Plan(string model, IReadOnlyCollection<string>? residency)
+        => PlanRoute(model, null, stream: false, residency).Steps.Select(s => s.Target).ToList();
+
+    private static bool Allowed(ProviderTarget target, IReadOnlyCollection<string>? residency)
+        => residency is not { Count: > 0 } || (target.Config.Residency is { } where && residency.Contains(where));
 
     private void AddModel(GatewayConfig config, string model, string policyName, RoutingPolicyConfig policy, bool stream, DateTimeOffset now,
         List<RouteStep> steps, HashSet<string> visited, ref DateTimeOffset? cooling)

@@ -1,0 +1,480 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Gateway.Guard.Detection;
+
+// The built-in detectors. Each is a source-generated regex enumerated without allocating (EnumerateMatches
+// gives spans, not Match objects) plus a validator; a detector is skipped outright when the text lacks the
+// character its pattern needs ('@', a digit, ...), which is a vectorised check. Overlaps are resolved once
+// at the end: the earlier, then the longer detection wins.
+public static partial class PiiScanner
+{
+    private static readonly SearchValues<char> Digits = SearchValues.Create("0123456789");
+
+    // Adds what the text holds to `found` and resolves overlaps across everything in the list (so custom
+    // patterns added before the call take part).
+    public static void Scan(string text, List<EntityMatch> found)
+    {
+        var span = text.AsSpan();
+        var hasDigit = span.IndexOfAny(Digits) >= 0;
+        if (span.Contains('@'))
+        {
+            Emails(span, found);
+        }
+        if (span.Contains("://", StringComparison.Ordinal))
+        {
+            CredentialUrls(span, found);
+        }
+        Secrets(span, found);
+        if (hasDigit)
+        {
+            Cards(span, found);
+            Ssns(span, found);
+            Ibans(span, found);
+            IpAddresses(span, found);
+            Crypto(span, found);
+            DatesOfBirth(span, found);
+            PhoneDetector.Scan(text, found);
+        }
+        PersonDetector.Scan(span, found);
+        Resolve(found);
+    }
+
+    // Sort by start; drop any detection that overlaps one already kept (earlier, then longer, wins).
+    public static void Resolve(List<EntityMatch> found, int from = 0)
+    {
+        if (found.Count - from < 2)
+        {
+            return;
+        }
+        found.Sort(from, found.Count - from, Comparer<EntityMatch>.Create(static (a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : b.Length.CompareTo(a.Length)));
+        var write = from;
+        for (var read = from; read < found.Count; read++)
+        {
+            if (write > from && found[read].Start < found[write - 1].End)
+            {
+                continue;
+            }
+            found[write++] = found[read];
+        }
+        found.RemoveRange(write, found.Count - write);
+    }
+
+    // Anchored on each '@' (a vectorised search): the pattern runs only on the run of address characters
+    // around it, never across the whole text.
+    internal static void Emails(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        var from = 0;
+        while (from < text.Length && text[from..].IndexOf('@') is var relative and >= 0)
+        {
+            var at = from + relative;
+            var start = at;
+            while (start > from && at - start < 64 && (char.IsAsciiLetterOrDigit(text[start - 1]) || text[start - 1] is '.' or '_' or '%' or '+' or '-'))
+            {
+                start--;
+            }
+            var end = at + 1;
+            while (end < text.Length && end - at < 256 && (char.IsAsciiLetterOrDigit(text[end]) || text[end] is '.' or '-'))
+            {
+                end++;
+            }
+            foreach (var m in EmailPattern().EnumerateMatches(text[start..end]))
+            {
+                found.Add(new(EntityTypes.Email, start + m.Index, m.Length));
+                break;
+            }
+            from = end;
+        }
+    }
+
+    internal static void CredentialUrls(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        foreach (var m in CredentialUrlPattern().EnumerateMatches(text))
+        {
+            var url = text.Slice(m.Index, m.Length);
+            var userInfo = url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..url.LastIndexOf('@')];
+            var password = userInfo[(userInfo.IndexOf(':') + 1)..];
+            // Templates, not credentials: ${PASS}, <password>, ****.
+            if (password.Length == 0 || password[0] is '$' or '<' or '{' or '%' || password.IndexOfAnyExcept('*') < 0)
+            {
+                continue;
+            }
+            found.Add(new(EntityTypes.Url, m.Index, m.Length));
+        }
+    }
+
+    internal static void Secrets(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        foreach (var m in SecretPattern().EnumerateMatches(text))
+        {
+            if (IsSecret(text.Slice(m.Index, m.Length)))
+            {
+                found.Add(new(EntityTypes.Secret, m.Index, m.Length));
+            }
+        }
+        if (text.IndexOfAny(':', '=') < 0)
+        {
+            return;
+        }
+        foreach (var m in KeyValueSecret().EnumerateMatches(text))
+        {
+            // The value starts after the separator, an optional '>', spaces and an opening quote.
+            var match = text.Slice(m.Index, m.Length);
+            var start = match.IndexOfAny(':', '=') + 1;
+            while (start < match.Length && match[start] is '>' or ' ' or '\t' or '"' or '\'')
+            {
+                start++;
+            }
+            var value = match[start..];
+            if (value.Length >= 8 && IsSecret(value))
+            {
+                found.Add(new(EntityTypes.Secret, m.Index + start, value.Length));
+            }
+        }
+    }
+
+    internal static bool IsSecret(ReadOnlySpan<char> value)
+    {
+        // AWS documents AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY; vendors' docs do the same.
+        if (value.Contains("EXAMPLE", StringComparison.Ordinal) || value.Contains("example", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        if (value.StartsWith("-----BEGIN", StringComparison.Ordinal))
+        {
+            return true;
+        }
+        if (KnownSecretPrefix().IsMatch(value))
+        {
+            return true;
+        }
+        // A value after password=/token=/...: a secret only when it looks random, not like a placeholder.
+        if (value.Length < 8 || value[0] is '$' or '<' or '{' or '%' or '[' or '(' || value.IndexOfAnyExcept("*xX.-_") < 0)
+        {
+            return false;
+        }
+        if (PlaceholderWord().IsMatch(value))
+        {
+            return false;
+        }
+        if (value.Length == 40 && value.IndexOfAnyExcept("0123456789abcdef") < 0)
+        {
+            // A bare git commit / SHA-1 is not a credential.
+            return false;
+        }
+        return Validators.Entropy(value) >= 3.0 && Validators.CharacterClasses(value) >= 2;
+    }
+
+    internal static void Cards(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        Span<char> digits = stackalloc char[19];
+        Span<int> groups = stackalloc int[19];
+        foreach (var m in CardPattern().EnumerateMatches(text))
+        {
+            var candidate = text.Slice(m.Index, m.Length);
+            var count = 0;
+            var separator = '\0';
+            var consistent = true;
+            var group = 0;
+            groups[0] = 0;
+            foreach (var c in candidate)
+            {
+                if (char.IsAsciiDigit(c))
+                {
+                    digits[count++] = c;
+                    groups[group]++;
+                    continue;
+                }
+                if (separator == '\0')
+                {
+                    separator = c;
+                }
+                else if (separator != c)
+                {
+                    consistent = false;
+                }
+                groups[++group] = 0;
+            }
+            consistent &= group == 0 || CardGrouping(groups[..(group + 1)]);
+            var number = digits[..count];
+            if (consistent && count is >= 12 and <= 19 && Validators.CardNetwork(number) && Validators.Luhn(number) && number.IndexOfAnyExcept(number[0]) >= 0)
+            {
+                found.Add(new(EntityTypes.CreditCard, m.Index, m.Length));
+            }
+        }
+    }
+
+    // How cards are printed: 4-4-4-4 (and 4-4-4-4-3 for 19 digits), or 4-6-5 / 4-6-4 (Amex, Diners).
+    private static bool CardGrouping(ReadOnlySpan<int> groups)
+    {
+        if (groups.Length == 3 && groups[0] == 4 && groups[1] == 6 && groups[2] is 4 or 5)
+        {
+            return true;
+        }
+        for (var i = 0; i < groups.Length - 1; i++)
+        {
+            if (groups[i] != 4)
+            {
+                return false;
+            }
+        }
+        return groups[^1] is >= 1 and <= 4;
+    }
+
+    internal static void Ssns(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        foreach (var m in SsnPattern().EnumerateMatches(text))
+        {
+            var s = text.Slice(m.Index, m.Length);
+            if (Validators.UsSsn(Int(s[..3]), Int(s[4..6]), Int(s[7..])))
+            {
+                found.Add(new(EntityTypes.UsSsn, m.Index, m.Length));
+            }
+        }
+        foreach (var m in SsnContextPattern().EnumerateMatches(text))
+        {
+            // The nine digits end the match.
+            var s = text.Slice(m.Index + m.Length - 9, 9);
+            if (Validators.UsSsn(Int(s[..3]), Int(s[3..5]), Int(s[5..])))
+            {
+                found.Add(new(EntityTypes.UsSsn, m.Index + m.Length - 9, 9));
+            }
+        }
+    }
+
+    private static int Int(ReadOnlySpan<char> digits) => int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+
+    internal static void Ibans(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        Span<char> compact = stackalloc char[34];
+        foreach (var m in IbanPattern().EnumerateMatches(text))
+        {
+            var candidate = text.Slice(m.Index, m.Length);
+            var expected = Validators.IbanLength(candidate[..2]);
+            if (expected == 0)
+            {
+                continue;
+            }
+            // Take exactly the country's length of alphanumerics: a following word may have been swallowed.
+            var count = 0;
+            var end = 0;
+            for (; end < candidate.Length && count < expected; end++)
+            {
+                var c = candidate[end];
+                if (c != ' ')
+                {
+                    compact[count++] = char.ToUpperInvariant(c);
+                }
+            }
+            if (count == expected && (end == candidate.Length || !char.IsAsciiLetterOrDigit(candidate[end]) || candidate[end - 1] == ' ' || candidate[end] == ' ')
+                && Validators.IbanChecksum(compact[..count]))
+            {
+                found.Add(new(EntityTypes.Iban, m.Index, end));
+            }
+        }
+    }
+
+    internal static void IpAddresses(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        foreach (var m in Ipv4Pattern().EnumerateMatches(text))
+        {
+            var ip = text.Slice(m.Index, m.Length);
+            if (ip.SequenceEqual("0.0.0.0") || VersionContext().IsMatch(text[Math.Max(0, m.Index - 12)..m.Index]))
+            {
+                continue;
+            }
+            found.Add(new(EntityTypes.IpAddress, m.Index, m.Length));
+        }
+        if (!text.Contains("::", StringComparison.Ordinal) && text.Count(':') < 7)
+        {
+            return;
+        }
+        foreach (var m in Ipv6Pattern().EnumerateMatches(text))
+        {
+            var ip = text.Slice(m.Index, m.Length);
+            if (IPAddress.TryParse(ip, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+                && HexGroups(ip) >= 3 && !address.Equals(IPAddress.IPv6Any))
+            {
+                found.Add(new(EntityTypes.IpAddress, m.Index, m.Length));
+            }
+        }
+    }
+
+    private static int HexGroups(ReadOnlySpan<char> ip)
+    {
+        var groups = 0;
+        foreach (var range in ip.Split(':'))
+        {
+            if (range.End.Value > range.Start.Value)
+            {
+                groups++;
+            }
+        }
+        return groups;
+    }
+
+    internal static void Crypto(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        foreach (var m in BitcoinBase58Pattern().EnumerateMatches(text))
+        {
+            if (Validators.Base58Check(text.Slice(m.Index, m.Length)))
+            {
+                found.Add(new(EntityTypes.Crypto, m.Index, m.Length));
+            }
+        }
+        foreach (var m in BitcoinBech32Pattern().EnumerateMatches(text))
+        {
+            if (Validators.Bech32(text.Slice(m.Index, m.Length)))
+            {
+                found.Add(new(EntityTypes.Crypto, m.Index, m.Length));
+            }
+        }
+        foreach (var m in EthereumPattern().EnumerateMatches(text))
+        {
+            var hex = text.Slice(m.Index + 2, 40);
+            // The zero address and burn addresses are not anyone's.
+            if (hex.IndexOfAnyExcept('0') >= 0 && !hex.StartsWith("000000000000", StringComparison.Ordinal))
+            {
+                found.Add(new(EntityTypes.Crypto, m.Index, m.Length));
+            }
+        }
+    }
+
+    internal static void DatesOfBirth(ReadOnlySpan<char> text, List<EntityMatch> found)
+    {
+        foreach (var cue in BirthCue().EnumerateMatches(text))
+        {
+            var start = cue.Index + cue.Length;
+            var rest = text.Slice(start, Math.Min(40, text.Length - start));
+            foreach (var m in DateAtStart().EnumerateMatches(rest))
+            {
+                if (PlausibleDate(rest.Slice(m.Index, m.Length)))
+                {
+                    found.Add(new(EntityTypes.DateOfBirth, start + m.Index, m.Length));
+                }
+                break;
+            }
+        }
+    }
+
+    // Numeric dates: every field in range for some reading (Y-M-D, D.M.Y, M/D/Y); named months pass.
+    private static bool PlausibleDate(ReadOnlySpan<char> date)
+    {
+        Span<int> parts = stackalloc int[3];
+        var count = 0;
+        var value = -1;
+        foreach (var c in date)
+        {
+            if (char.IsAsciiDigit(c))
+            {
+                value = (value < 0 ? 0 : value * 10) + (c - '0');
+            }
+            else if (value >= 0)
+            {
+                if (count == 3) return true;
+                parts[count++] = value;
+                value = -1;
+            }
+            if (char.IsAsciiLetter(c))
+            {
+                return true;
+            }
+        }
+        if (value >= 0 && count < 3)
+        {
+            parts[count++] = value;
+        }
+        if (count != 3)
+        {
+            return false;
+        }
+        if (parts[0] > 31)
+        {
+            return parts[0] is >= 1900 and <= 2100 && parts[1] is >= 1 and <= 12 && parts[2] is >= 1 and <= 31;
+        }
+        return (parts[0] is >= 1 and <= 31 && parts[1] is >= 1 and <= 31 && (parts[0] <= 12 || parts[1] <= 12))
+            && (parts[2] is >= 1900 and <= 2100 || parts[2] is >= 0 and <= 99);
+    }
+
+    [GeneratedRegex(@"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])", RegexOptions.CultureInvariant)]
+    private static partial Regex EmailPattern();
+
+    [GeneratedRegex(@"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s/?#@:""'<>]+:[^\s/?""'<>]+@[^\s/?#""'<>@]+", RegexOptions.CultureInvariant)]
+    private static partial Regex CredentialUrlPattern();
+
+    [GeneratedRegex("""
+        \b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b
+        |\bgh[pousr]_[A-Za-z0-9]{36,255}\b
+        |\bgithub_pat_[A-Za-z0-9_]{50,255}\b
+        |\bsk-ant-(?:api|admin|oat)\d\d-[A-Za-z0-9_-]{32,}
+        |\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{32,}
+        |\bxox[abposre]-[A-Za-z0-9-]{10,}
+        |https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}
+        |\bAIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])
+        |\bya29\.[0-9A-Za-z_-]{20,}
+        |\bGOCSPX-[A-Za-z0-9_-]{28}
+        |\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,99}\b
+        |\bwhsec_[A-Za-z0-9+/]{32,}
+        |\bhf_[A-Za-z0-9]{30,40}\b
+        |\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}
+        |\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*
+        |-----BEGIN[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----[\s\S]*?(?:-----END[A-Z ]{0,20}PRIVATE\ KEY(?:\ BLOCK)?-----|\z)
+        """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
+    private static partial Regex SecretPattern();
+
+    // `password = value`, `"api_key": "value"`, `token=>value`: the keyword, a separator, then the value.
+    [GeneratedRegex(@"(?<![A-Za-z0-9])(?i:password|passwd|pwd|passphrase|secret|secret_access_key|secret_key|token|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key|credentials?)[""']?\s{0,3}[:=]>?\s{0,3}[""']?[^\s""'`,;)}\]]{8,200}", RegexOptions.CultureInvariant)]
+    private static partial Regex KeyValueSecret();
+
+    [GeneratedRegex(@"^(?:AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|sk-|xox|https://hooks\.slack|AIza|ya29\.|GOCSPX-|sk_|rk_|whsec_|hf_|SG\.|eyJ)", RegexOptions.CultureInvariant)]
+    private static partial Regex KnownSecretPrefix();
+
+    [GeneratedRegex(@"(?i)your|placeholder|changeme|redacted|example|dummy|xxxx|\*\*\*|^null$|^none$|^true$|^false$|^undefined$", RegexOptions.CultureInvariant)]
+    private static partial Regex PlaceholderWord();
+
+    [GeneratedRegex(@"(?<!\d|\d[./])\d(?:[ -]?\d){11,18}(?![\d-]|[.,/]\d)", RegexOptions.CultureInvariant)]
+    private static partial Regex CardPattern();
+
+    [GeneratedRegex(@"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])|(?<![\d ])\d{3} \d{2} \d{4}(?![\d ])", RegexOptions.CultureInvariant)]
+    private static partial Regex SsnPattern();
+
+    [GeneratedRegex(@"\b(?i:ssn|social security(?: number| no\.?)?)\b[\s:#=]{0,4}(?:is\s)?\d{9}(?!\d)", RegexOptions.CultureInvariant)]
+    private static partial Regex SsnContextPattern();
+
+    [GeneratedRegex(@"\b[A-Z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}", RegexOptions.CultureInvariant)]
+    private static partial Regex IbanPattern();
+
+    [GeneratedRegex(@"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w-]|\.\d|/\d)", RegexOptions.CultureInvariant)]
+    private static partial Regex Ipv4Pattern();
+
+    [GeneratedRegex(@"(?i)\b(?:version|ver\.?|release|build|rev)\s*[:=]?\s*$", RegexOptions.CultureInvariant)]
+    private static partial Regex VersionContext();
+
+    [GeneratedRegex(@"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:]|/\d)", RegexOptions.CultureInvariant)]
+    private static partial Regex Ipv6Pattern();
+
+    [GeneratedRegex(@"(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])", RegexOptions.CultureInvariant)]
+    private static partial Regex BitcoinBase58Pattern();
+
+    [GeneratedRegex(@"(?<![A-Za-z0-9])(?:bc1|BC1|tb1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71}(?![A-Za-z0-9])", RegexOptions.CultureInvariant)]
+    private static partial Regex BitcoinBech32Pattern();
+
+    [GeneratedRegex(@"(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![A-Za-z0-9])", RegexOptions.CultureInvariant)]
+    private static partial Regex EthereumPattern();
+
+    [GeneratedRegex("""
+        \b(?i:dob|d\.o\.b\.?|date\ of\ birth|birth\ ?date|birthday|born(?:\ on)?|geburtsdatum|geb\.|geboren(?:\ am)?|née?\ le|date\ de\ naissance|fecha\ de\ nacimiento|nacid[oa]\ el|data\ di\ nascita|nato\ il|nata\ il|geboortedatum|f\.\ nac\.)["']?\s{0,3}[:=\-]?\s{0,3}["']?
+        """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
+    private static partial Regex BirthCue();
+
+    [GeneratedRegex("""
+        ^(?:\d{4}-\d{1,2}-\d{1,2}
+          |\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})
+          |\d{1,2}\.?\s(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)[a-zé]*\.?(?:\sde)?\s\d{4}
+          |(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s\d{1,2}(?:st|nd|rd|th)?,?\s\d{4})
+        (?!\d)
+        """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
+    private static partial Regex DateAtStart();
+}

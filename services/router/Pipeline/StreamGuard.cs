@@ -1,0 +1,215 @@
+using System.Text;
+using Gateway.Contracts.Inference.V1;
+using Gateway.Guard;
+
+namespace Gateway.Router.Pipeline;
+
+// The streaming side of the guard: per choice, text is (optionally) held until a line or a long run ends and
+// scanned as output, then pseudonyms are restored with any half-received placeholder held back until the
+// next chunk. Tool-call arguments get the same restoring per call. What is held is flushed into the chunk
+// that carries the choice's finish reason, or into one extra chunk at the end.
+internal sealed class StreamGuard
+{
+    // Output scanning releases text at a line break, or at a space once this much is waiting.
+    private const int ScanWindow = 512;
+
+    private readonly IReadOnlyDictionary<string, string>? _pseudonyms;
+    private readonly Func<string, CancellationToken, Task<string>>? _scan;
+    private readonly Dictionary<int, ChoiceState> _choices = [];
+
+    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan)
+    {
+        _pseudonyms = pseudonyms;
+        _scan = scan;
+    }
+
+    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan)
+        => pseudonyms is { Count: > 0 } || scan is not null ? new StreamGuard(pseudonyms is { Count: > 0 } ? pseudonyms : null, scan) : null;
+
+    // Non-streaming responses: restore in message text and tool-call arguments.
+    public static void Restore(ChatResponse response, IReadOnlyDictionary<string, string>? pseudonyms)
+    {
+        if (pseudonyms is not { Count: > 0 })
+        {
+            return;
+        }
+        foreach (var choice in response.Choices)
+        {
+            if (choice.Message is not { } message)
+            {
+                continue;
+            }
+            foreach (var part in message.Content)
+            {
+                if (part.PartCase == ContentPart.PartOneofCase.Text)
+                {
+                    part.Text = Pseudonyms.Restore(part.Text, pseudonyms);
+                }
+            }
+            foreach (var call in message.ToolCalls)
+            {
+                call.Arguments = Pseudonyms.Restore(call.Arguments, pseudonyms, json: true);
+            }
+        }
+    }
+
+    public async ValueTask ApplyAsync(ChatChunk chunk, CancellationToken cancellationToken)
+    {
+        foreach (var choice in chunk.Choices)
+        {
+            var state = State(choice.Index);
+            if (choice.Delta is { } delta)
+            {
+                if (delta.HasContent && delta.Content.Length > 0)
+                {
+                    delta.Content = await PushAsync(state, delta.Content, cancellationToken);
+                }
+                if (_pseudonyms is not null)
+                {
+                    foreach (var call in delta.ToolCalls)
+                    {
+                        if (call.Arguments.Length > 0)
+                        {
+                            call.Arguments = state.Tool(call.Index, _pseudonyms).Push(call.Arguments);
+                        }
+                    }
+                }
+            }
+            if (choice.FinishReason != FinishReason.Unspecified)
+            {
+                choice.Delta ??= new Delta();
+                await FlushIntoAsync(state, choice.Delta, cancellationToken);
+            }
+        }
+    }
+
+    // After the upstream ended: whatever is still held, as one more chunk (null when nothing is).
+    public async ValueTask<ChatChunk?> FinishAsync(ChatChunk first, CancellationToken cancellationToken)
+    {
+        ChatChunk? tail = null;
+        foreach (var (index, state) in _choices)
+        {
+            var delta = new Delta();
+            await FlushIntoAsync(state, delta, cancellationToken);
+            if ((delta.HasContent && delta.Content.Length > 0) || delta.ToolCalls.Count > 0)
+            {
+                tail ??= new ChatChunk { Id = first.Id, Model = first.Model, Created = first.Created };
+                tail.Choices.Add(new ChunkChoice { Index = index, Delta = delta });
+            }
+        }
+        return tail;
+    }
+
+    private async ValueTask FlushIntoAsync(ChoiceState state, Delta delta, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder();
+        if (state.Scan is { Length: > 0 } scan)
+        {
+            var held = scan.ToString();
+            scan.Clear();
+            text.Append(Restore(state, await _scan!(held, cancellationToken)));
+        }
+        if (state.Restorer is { } restorer)
+        {
+            text.Append(restorer.Flush());
+        }
+        if (text.Length > 0)
+        {
+            delta.Content = (delta.HasContent ? delta.Content : "") + text;
+        }
+        if (state.Tools is { } tools)
+        {
+            foreach (var (index, stream) in tools)
+            {
+                var rest = stream.Flush();
+                if (rest.Length > 0)
+                {
+                    delta.ToolCalls.Add(new ToolCallDelta { Index = index, Arguments = rest });
+                }
+            }
+        }
+    }
+
+    private async ValueTask<string> PushAsync(ChoiceState state, string piece, CancellationToken cancellationToken)
+    {
+        if (_scan is null)
+        {
+            return Restore(state, piece);
+        }
+        var scan = state.Scan ??= new StringBuilder();
+        scan.Append(piece);
+        var release = ReleasePoint(scan);
+        if (release == 0)
+        {
+            return "";
+        }
+        var ready = scan.ToString(0, release);
+        scan.Remove(0, release);
+        return Restore(state, await _scan(ready, cancellationToken));
+    }
+
+    private string Restore(ChoiceState state, string text)
+    {
+        if (_pseudonyms is null)
+        {
+            return text;
+        }
+        state.Restorer ??= new PseudonymStream(_pseudonyms);
+        return state.Restorer.Push(text);
+    }
+
+    // After the last line break; or, past the window, after the last space (entities do not span lines,
+    // and the ones this could cut, like spaced card numbers, are far shorter than the window).
+    private static int ReleasePoint(StringBuilder buffer)
+    {
+        for (var i = buffer.Length - 1; i >= 0; i--)
+        {
+            if (buffer[i] == '\n')
+            {
+                return i + 1;
+            }
+        }
+        if (buffer.Length < ScanWindow)
+        {
+            return 0;
+        }
+        for (var i = buffer.Length - 1; i >= buffer.Length - ScanWindow / 2; i--)
+        {
+            if (buffer[i] == ' ')
+            {
+                return i + 1;
+            }
+        }
+        return buffer.Length;
+    }
+
+    private ChoiceState State(int index)
+    {
+        if (!_choices.TryGetValue(index, out var state))
+        {
+            state = new ChoiceState();
+            _choices[index] = state;
+        }
+        return state;
+    }
+
+    private sealed class ChoiceState
+    {
+        public StringBuilder? Scan { get; set; }
+
+        public PseudonymStream? Restorer { get; set; }
+
+        public Dictionary<int, PseudonymStream>? Tools { get; private set; }
+
+        public PseudonymStream Tool(int index, IReadOnlyDictionary<string, string> pseudonyms)
+        {
+            Tools ??= [];
+            if (!Tools.TryGetValue(index, out var stream))
+            {
+                stream = new PseudonymStream(pseudonyms, json: true);
+                Tools[index] = stream;
+            }
+            return stream;
+        }
+    }
+}
