@@ -31,6 +31,9 @@ internal sealed class RequestContext
 
     public Principal? Principal { get; set; }
 
+    // The budget reservation, once admitted (its remaining, rate-limit state and downgrade reach the headers).
+    public Contracts.Budget.V1.Reservation? Budget { get; set; }
+
     public static double Since(long timestamp) => Stopwatch.GetElapsedTime(timestamp).TotalMilliseconds;
 
     public void ProviderStarted() => _providerStart = Stopwatch.GetTimestamp();
