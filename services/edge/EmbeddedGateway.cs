@@ -3,6 +3,7 @@ using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
 using Gateway.Common.Hosting;
 using Gateway.Contracts.Inference.V1;
+using Gateway.Edge.Admin;
 using Gateway.Edge.Anthropic;
 using Gateway.Edge.Http;
 using Gateway.Edge.OpenAi;
@@ -47,6 +48,12 @@ public static class EmbeddedGateway
         {
             services.AddServiceClient<Inference.InferenceClient>(router);
             services.AddSingleton<IInferenceService, GrpcInferenceService>();
+            if (config.Services.Budget is { Length: > 0 } budget)
+            {
+                // The admin API's budget view reads the budget service directly.
+                services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget);
+                services.AddSingleton<IBudgetService, GrpcBudgetService>();
+            }
             return services;
         }
         services.AddRouter(config);
@@ -65,6 +72,10 @@ public static class EmbeddedGateway
             // Only the public Inference API is served on the gRPC port; guard, budget and prompts are
             // in-process calls here and must not be reachable from outside.
             endpoints.MapRouter();
+        }
+        if (config.Services.Router is not { Length: > 0 } || config.Services.Budget is { Length: > 0 })
+        {
+            endpoints.MapBudgetAdmin();
         }
         endpoints.Map("/v1/{**path}", async context =>
         {
