@@ -21,7 +21,7 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
         end
         """;
 
-    private const string ReserveScript = ExpireFunction + """
+    private const string ReserveScript = ExpireFunction + "\n" + """
         local id = ARGV[1]
         local now = ARGV[2]
         local lease = ARGV[3]
@@ -88,7 +88,7 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
         return out
         """;
 
-    private const string ReadScript = ExpireFunction + """
+    private const string ReadScript = ExpireFunction + "\n" + """
         expire(KEYS[1], ARGV[1])
         local v = redis.call('HMGET', KEYS[1], 'committed', 'held')
         return {tonumber(v[1]) or 0, tonumber(v[2]) or 0}
