@@ -1,6 +1,7 @@
 using Gateway.Budget.Store;
 using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
+using Gateway.Common.Errors;
 using Gateway.Contracts.Budget.V1;
 using Grpc.Core;
 using StackExchange.Redis;
@@ -79,23 +80,38 @@ public static class BudgetService
     }
 }
 
+// Refusals travel inside Reservation; failures (store unreachable, unknown budget) as gRPC status with
+// google.rpc details, which the caller's GrpcBudgetService turns back into the same GatewayException.
 public sealed class BudgetGrpcService(IBudgetService budget) : Contracts.Budget.V1.Budget.BudgetBase
 {
     public override Task<Reservation> Reserve(ReserveRequest request, ServerCallContext context)
-        => budget.ReserveAsync(request, context.CancellationToken);
+        => Call(() => budget.ReserveAsync(request, context.CancellationToken), request.RequestId);
 
     public override Task<SettleResponse> Settle(SettleRequest request, ServerCallContext context)
-        => budget.SettleAsync(request, context.CancellationToken);
+        => Call(() => budget.SettleAsync(request, context.CancellationToken), "");
 
-    public override async Task<SettleResponse> Release(ReleaseRequest request, ServerCallContext context)
-    {
-        await budget.ReleaseAsync(request, context.CancellationToken);
-        return new SettleResponse();
-    }
+    public override Task<SettleResponse> Release(ReleaseRequest request, ServerCallContext context)
+        => Call(async () =>
+        {
+            await budget.ReleaseAsync(request, context.CancellationToken);
+            return new SettleResponse();
+        }, "");
 
     public override Task<BudgetList> ListBudgets(ListBudgetsRequest request, ServerCallContext context)
-        => budget.ListBudgetsAsync(context.CancellationToken);
+        => Call(() => budget.ListBudgetsAsync(context.CancellationToken), "");
 
     public override Task<BudgetStatus> AdjustBudget(AdjustBudgetRequest request, ServerCallContext context)
-        => budget.AdjustBudgetAsync(request, context.CancellationToken);
+        => Call(() => budget.AdjustBudgetAsync(request, context.CancellationToken), "");
+
+    private static async Task<T> Call<T>(Func<Task<T>> call, string requestId)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (GatewayException e)
+        {
+            throw GrpcErrors.ToRpcException(e, requestId);
+        }
+    }
 }

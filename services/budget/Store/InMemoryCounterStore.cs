@@ -8,6 +8,12 @@ public sealed class InMemoryCounterStore : ICounterStore
     private readonly Dictionary<string, Counter> _counters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Held> _reservations = new(StringComparer.Ordinal);
     private readonly HashSet<string> _markers = new(StringComparer.Ordinal);
+    // Window counters and expired reservation records, oldest first, dropped once they can matter no more.
+    private readonly Queue<(string Key, long Until)> _windows = new();
+    private readonly Queue<(string Id, long Until)> _expired = new();
+
+    // How long the record of a reservation whose lease ran out is kept for a late settle.
+    private const long LateSettleMilliseconds = 86_400_000;
 
     public Task SeedAsync(string key, long committed, CancellationToken cancellationToken)
     {
@@ -26,6 +32,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         var levels = new long[entries.Length];
         lock (_lock)
         {
+            Sweep(nowMs);
             var counters = new Counter[entries.Length];
             for (var i = 0; i < entries.Length; i++)
             {
@@ -134,10 +141,31 @@ public sealed class InMemoryCounterStore : ICounterStore
         {
             counter = new Counter { WindowEnd = entry.Kind == CounterKind.Window ? nowMs + entry.WindowMilliseconds : 0 };
             _counters[entry.Key] = counter;
+            if (counter.WindowEnd > 0)
+            {
+                _windows.Enqueue((entry.Key, counter.WindowEnd));
+            }
             return counter;
         }
         Expire(counter, nowMs);
         return counter;
+    }
+
+    private void Sweep(long nowMs)
+    {
+        while (_windows.TryPeek(out var window) && window.Until <= nowMs)
+        {
+            _windows.Dequeue();
+            if (_counters.TryGetValue(window.Key, out var counter) && counter.WindowEnd == window.Until)
+            {
+                _counters.Remove(window.Key);
+            }
+        }
+        while (_expired.TryPeek(out var record) && record.Until <= nowMs)
+        {
+            _expired.Dequeue();
+            _reservations.Remove(record.Id);
+        }
     }
 
     // Frees holds whose lease ran out: the request that took them crashed or vanished.
@@ -167,7 +195,8 @@ public sealed class InMemoryCounterStore : ICounterStore
             if (_reservations.TryGetValue(id, out var held) && held.LeaseUntil <= nowMs)
             {
                 // Keep the record only for budgets: a late settle still commits what was spent.
-                _reservations[id] = held with { Entries = held.Entries.Where(e => e.Kind == CounterKind.Budget).ToList() };
+                _reservations[id] = held with { Entries = held.Entries.Where(e => e.Kind == CounterKind.Budget).ToList(), LeaseUntil = long.MaxValue };
+                _expired.Enqueue((id, nowMs + LateSettleMilliseconds));
             }
         }
         counter.NextExpiry = next;
