@@ -208,18 +208,34 @@ public sealed class BudgetFunctionalTests
         using var client = Client(gateway);
 
         using var first = await ChatAsync(client);
-        using var second = await ChatAsync(client);
-        using var third = await ChatAsync(client);
-
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal("2", first.Headers.GetValues("x-ratelimit-limit-requests").Single());
         Assert.Equal("1", first.Headers.GetValues("x-ratelimit-remaining-requests").Single());
         Assert.Equal("100000", first.Headers.GetValues("x-ratelimit-limit-tokens").Single());
-        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
-        Assert.Contains("rate_limit_exceeded", await third.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
-        Assert.InRange(third.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 60);
-        Assert.Equal("0", third.Headers.GetValues("x-ratelimit-remaining-requests").Single());
-        Assert.Equal(2, upstream.CallCount);
+
+        // Windows are calendar minutes: if one ends between two requests, the refusal comes a little later.
+        var admitted = 1;
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 5 && refused is null; i++)
+        {
+            var response = await ChatAsync(client);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                admitted++;
+            }
+            else
+            {
+                refused = response;
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Contains("rate_limit_exceeded", await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 60);
+        Assert.Equal("0", refused.Headers.GetValues("x-ratelimit-remaining-requests").Single());
+        Assert.InRange(admitted, 2, 4);
+        Assert.Equal(admitted, upstream.CallCount);
     }
 
     [Fact]
