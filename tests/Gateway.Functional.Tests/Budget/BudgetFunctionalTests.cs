@@ -239,6 +239,59 @@ public sealed class BudgetFunctionalTests
     }
 
     [Fact]
+    public async Task Chat_OverConcurrency_Returns429UntilAHeldRequestFinishes()
+    {
+        await using var upstream = await FakeOpenAi.StartNewAsync();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        upstream.Received += _ =>
+        {
+            if (upstream.CallCount == 2)
+            {
+                arrived.TrySetResult();
+            }
+        };
+        upstream.Replies.Enqueue(new FakeReply { Text = "held", Gate = gate.Task });
+        upstream.Replies.Enqueue(new FakeReply { Text = "held", Gate = gate.Task });
+        await using var gateway = await TestGateway.StartAsync(Config(upstream, """
+            rate_limits:
+              - { name: ds-conc, scope: { team: data-science }, concurrent_requests: 2 }
+            """));
+        using var client = Client(gateway);
+
+        var held = new[] { ChatAsync(client), ChatAsync(client) };
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        using var refused = await ChatAsync(client);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter!.Delta);
+        Assert.Equal(2, upstream.CallCount);
+
+        gate.SetResult();
+        foreach (var response in await Task.WhenAll(held))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        using var after = await ChatAsync(client);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task Chat_ProviderFails_ReleasesTheReservation()
+    {
+        await using var upstream = await FakeOpenAi.StartNewAsync();
+        upstream.Replies.Enqueue(FakeReply.Error(400, """{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}}"""));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream, FiveDollarBudget));
+        using var client = Client(gateway);
+
+        using var failed = await ChatAsync(client);
+
+        Assert.Equal(HttpStatusCode.BadRequest, failed.StatusCode);
+        var budget = await BudgetAsync(gateway, "ds-monthly");
+        Assert.Equal(0, budget.GetProperty("committed_usd").GetDouble());
+        Assert.Equal(0, budget.GetProperty("reserved_usd").GetDouble());
+    }
+
+    [Fact]
     public async Task AdminBudgets_RequiresAdminKeyAndAppliesAdjustments()
     {
         await using var upstream = await FakeOpenAi.StartNewAsync();
