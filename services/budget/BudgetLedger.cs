@@ -73,7 +73,9 @@ public sealed class BudgetLedger(
             var budget = budgets[i];
             periods[i] = Period(budget, now);
             var exempt = !budget.HardCap || (budget.AllowFree && amount == 0);
-            entries.Add(new CounterEntry(BudgetKey(budget.Name, periods[i].Start), exempt ? -1 : ToNanos(budget.LimitUsd, ceiling: false), amount, CounterKind.Budget));
+            // Shared counters outlive their period by a week (late settles, the admin view), then expire.
+            var expireAt = periods[i].End.AddDays(7).ToUnixTimeMilliseconds();
+            entries.Add(new CounterEntry(BudgetKey(budget.Name, periods[i].Start), exempt ? -1 : ToNanos(budget.LimitUsd, ceiling: false), amount, CounterKind.Budget, ExpireAtMs: expireAt));
         }
 
         var reservationId = Guid.CreateVersion7().ToString("N");

@@ -13,7 +13,8 @@ public enum CounterKind
 
 // One counter a reservation touches. Limit < 0 means "never refuse" (a soft budget or an exempt request).
 // Amounts are integers (nano-USD for budgets, requests or tokens otherwise) so every store adds exactly.
-public readonly record struct CounterEntry(string Key, long Limit, long Amount, CounterKind Kind, long WindowMilliseconds = 0);
+// ExpireAtMs (budgets): when a shared store may drop the counter (its period is long over).
+public readonly record struct CounterEntry(string Key, long Limit, long Amount, CounterKind Kind, long WindowMilliseconds = 0, long ExpireAtMs = 0);
 
 // RefusedIndex is the first entry without room (-1: admitted, every entry applied). Levels holds each
 // entry's level (committed + held) after admission, or before it when refused.

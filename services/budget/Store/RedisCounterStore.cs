@@ -56,6 +56,11 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
             redis.call('HINCRBY', k, 'held', amount)
             redis.call('HSET', k .. ':h', id, amount)
             redis.call('ZADD', k .. ':l', lease, id)
+            if kind == 'b' and ARGV[base + 4] ~= '0' then
+              redis.call('PEXPIRE', k, ARGV[base + 4])
+              redis.call('PEXPIRE', k .. ':h', ARGV[base + 4])
+              redis.call('PEXPIRE', k .. ':l', ARGV[base + 4])
+            end
             table.insert(record, kind .. '|' .. k)
           end
           levels[i] = levels[i] + tonumber(amount)
@@ -116,7 +121,8 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
             args[5 + i * 4] = entry.Limit;
             args[6 + i * 4] = entry.Amount;
             args[7 + i * 4] = entry.Kind switch { CounterKind.Budget => "b", CounterKind.Concurrency => "c", _ => "w" };
-            args[8 + i * 4] = Math.Max(1, entry.WindowMilliseconds);
+            // Relative to the ledger's clock, not Redis's, so both agree on when a period is over.
+            args[8 + i * 4] = entry.Kind == CounterKind.Window ? Math.Max(1, entry.WindowMilliseconds) : entry.ExpireAtMs > nowMs ? entry.ExpireAtMs - nowMs : 0;
         }
         var result = (RedisResult[])(await Db.ScriptEvaluateAsync(ReserveScript, keys, args))!;
         var levels = new long[entries.Length];
