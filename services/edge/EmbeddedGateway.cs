@@ -50,14 +50,12 @@ public static class EmbeddedGateway
             services.AddServiceClient<Inference.InferenceClient>(router);
             services.AddSingleton<IInferenceService, GrpcInferenceService>();
             // The admin guard scan needs a guard: the remote one, or one hosted here (it is stateless).
-            if (config.Services.Guard is { Length: > 0 } guard)
+            services.AddGuardDependency(config);
+            if (config.Services.Budget is { Length: > 0 })
             {
-                services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
-                services.AddSingleton<IGuardService, GrpcGuardService>();
-            }
-            else
-            {
-                services.AddGuard(config);
+                // The admin API's budget view reads the budget service directly; a ledger of its own here
+                // would be a second, wrong ledger.
+                services.AddBudgetDependency(config);
             }
             return services;
         }
@@ -79,6 +77,10 @@ public static class EmbeddedGateway
             // in-process calls here and must not be reachable from outside.
             endpoints.MapRouter();
             endpoints.MapAdminRouting();
+        }
+        if (config.Services.Router is not { Length: > 0 } || config.Services.Budget is { Length: > 0 })
+        {
+            endpoints.MapBudgetAdmin();
         }
         endpoints.Map("/v1/{**path}", async context =>
         {

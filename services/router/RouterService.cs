@@ -57,35 +57,36 @@ public static class RouterService
 
     // The router's dependencies: over gRPC where `services.<name>` has an address, else hosted here.
     public static IServiceCollection AddRouterDependencies(this IServiceCollection services, GatewayConfig config)
+        => services.AddGuardDependency(config).AddBudgetDependency(config).AddPromptsDependency(config);
+
+    public static IServiceCollection AddGuardDependency(this IServiceCollection services, GatewayConfig config)
     {
-        if (config.Services.Guard is { Length: > 0 } guard)
+        if (config.Services.Guard is not { Length: > 0 } guard)
         {
-            services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
-            services.AddSingleton<IGuardService, GrpcGuardService>();
+            return services.AddGuard(config);
         }
-        else
+        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
+        return services.AddSingleton<IGuardService, GrpcGuardService>();
+    }
+
+    public static IServiceCollection AddBudgetDependency(this IServiceCollection services, GatewayConfig config)
+    {
+        if (config.Services.Budget is not { Length: > 0 } budget)
         {
-            services.AddGuard(config);
+            return services.AddBudget(config);
         }
-        if (config.Services.Budget is { Length: > 0 } budget)
+        services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget);
+        return services.AddSingleton<IBudgetService, GrpcBudgetService>();
+    }
+
+    public static IServiceCollection AddPromptsDependency(this IServiceCollection services, GatewayConfig config)
+    {
+        if (config.Services.Prompts is not { Length: > 0 } prompts)
         {
-            services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget);
-            services.AddSingleton<IBudgetService, GrpcBudgetService>();
+            return services.AddPrompts(config);
         }
-        else
-        {
-            services.AddBudget(config);
-        }
-        if (config.Services.Prompts is { Length: > 0 } prompts)
-        {
-            services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts);
-            services.AddSingleton<IPromptService, GrpcPromptService>();
-        }
-        else
-        {
-            services.AddPrompts(config);
-        }
-        return services;
+        services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts);
+        return services.AddSingleton<IPromptService, GrpcPromptService>();
     }
 
     public static IEndpointRouteBuilder MapRouter(this IEndpointRouteBuilder endpoints)

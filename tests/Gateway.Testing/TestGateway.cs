@@ -30,7 +30,8 @@ public sealed class TestGateway : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     // `yaml` holds everything but `server` and `storage`, which the harness fills in (ports, temp files).
-    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024)
+    // `redis` (redis://host:port) shares budget counters with other gateways started with the same URI.
+    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? redis = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -45,6 +46,7 @@ public sealed class TestGateway : IAsyncDisposable
             storage:
               state: sqlite://{directory}/state.db
               traces: sqlite://{directory}/traces.db
+            {(redis is null ? "" : "  redis: " + redis)}
             {yaml}
             """;
         var path = Path.Combine(directory, "gateway.yaml");

@@ -78,11 +78,17 @@ public sealed class GrpcBudgetService(Budget.BudgetClient client) : IBudgetServi
     public Task<Reservation> ReserveAsync(ReserveRequest request, CancellationToken cancellationToken)
         => Rpc.CallAsync(() => client.ReserveAsync(request, cancellationToken: cancellationToken));
 
-    public Task SettleAsync(SettleRequest request, CancellationToken cancellationToken)
+    public Task<SettleResponse> SettleAsync(SettleRequest request, CancellationToken cancellationToken)
         => Rpc.CallAsync(() => client.SettleAsync(request, cancellationToken: cancellationToken));
 
     public Task ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken)
         => Rpc.CallAsync(() => client.ReleaseAsync(request, cancellationToken: cancellationToken));
+
+    public Task<BudgetList> ListBudgetsAsync(CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.ListBudgetsAsync(new ListBudgetsRequest(), cancellationToken: cancellationToken));
+
+    public Task<BudgetStatus> AdjustBudgetAsync(AdjustBudgetRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.AdjustBudgetAsync(request, cancellationToken: cancellationToken));
 }
 
 public sealed class GrpcPromptService(Prompts.PromptsClient client) : IPromptService

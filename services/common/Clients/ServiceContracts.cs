@@ -33,9 +33,14 @@ public interface IBudgetService
 {
     Task<Reservation> ReserveAsync(ReserveRequest request, CancellationToken cancellationToken);
 
-    Task SettleAsync(SettleRequest request, CancellationToken cancellationToken);
+    Task<SettleResponse> SettleAsync(SettleRequest request, CancellationToken cancellationToken);
 
     Task ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken);
+
+    Task<BudgetList> ListBudgetsAsync(CancellationToken cancellationToken);
+
+    // Throws GatewayException NotFound for an unknown budget name.
+    Task<BudgetStatus> AdjustBudgetAsync(AdjustBudgetRequest request, CancellationToken cancellationToken);
 }
 
 public interface IPromptService

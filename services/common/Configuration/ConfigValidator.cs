@@ -27,6 +27,7 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ValidateServices();
         ValidateRouting();
         ValidateGuard();
+        ValidateBudgets();
         return _errors;
     }
 
@@ -294,6 +295,86 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ServiceAddress("services.guard", config.Services.Guard);
         ServiceAddress("services.budget", config.Services.Budget);
         ServiceAddress("services.prompts", config.Services.Prompts);
+    }
+
+    private void ValidateBudgets()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < config.Budgets.Count; i++)
+        {
+            var budget = config.Budgets[i];
+            var path = $"budgets[{i}]";
+            if (!ConfigNames.IsModelName(budget.Name))
+            {
+                Error($"{path}.name", $"'{budget.Name}' is not a valid budget name; use {ConfigNames.ModelNameRule}");
+            }
+            else if (!names.Add(budget.Name))
+            {
+                Error($"{path}.name", $"'{budget.Name}' is used by another budget; budget names must be unique");
+            }
+            if (budget.LimitUsd <= 0)
+            {
+                Error($"{path}.limit_usd", "must be a positive amount in USD, e.g. 1000");
+            }
+            if (budget.Period is not ("day" or "week" or "month"))
+            {
+                Error($"{path}.period", $"expected day, week or month; found '{budget.Period}'");
+            }
+            if (budget.Timezone is { } zone && !TimeZoneInfo.TryFindSystemTimeZoneById(zone, out _))
+            {
+                Error($"{path}.timezone", $"'{zone}' is not a known time zone; use an IANA id such as Europe/Berlin, or leave it out for UTC");
+            }
+            for (var a = 0; a < budget.Alerts.Count; a++)
+            {
+                if (budget.Alerts[a] is <= 0 or > 1)
+                {
+                    Error($"{path}.alerts[{a}]", "must be a fraction of the limit greater than 0 and at most 1, e.g. 0.8");
+                }
+            }
+            if (budget.Downgrade is { } downgrade)
+            {
+                if (downgrade.At is <= 0 or > 1)
+                {
+                    Error($"{path}.downgrade.at", "must be a fraction of the limit greater than 0 and at most 1, e.g. 0.9");
+                }
+                foreach (var (from, to) in downgrade.Models)
+                {
+                    if (!config.Models.ContainsKey(to))
+                    {
+                        Error($"{path}.downgrade.models.{from}", $"'{to}' is not a configured model; known: {List(config.Models.Keys)}");
+                    }
+                }
+            }
+        }
+        for (var i = 0; i < config.RateLimits.Count; i++)
+        {
+            var limit = config.RateLimits[i];
+            var path = $"rate_limits[{i}]";
+            if (!ConfigNames.IsModelName(limit.Name))
+            {
+                Error($"{path}.name", $"'{limit.Name}' is not a valid rate limit name; use {ConfigNames.ModelNameRule}");
+            }
+            if (limit.RequestsPerMinute is <= 0 || limit.TokensPerMinute is <= 0 || limit.ConcurrentRequests is <= 0)
+            {
+                Error(path, "requests_per_minute, tokens_per_minute and concurrent_requests must be positive when set");
+            }
+            if (limit.RequestsPerMinute is null && limit.TokensPerMinute is null && limit.ConcurrentRequests is null)
+            {
+                Error(path, "sets no limit; give requests_per_minute, tokens_per_minute or concurrent_requests");
+            }
+        }
+        if (config.Alerts.Webhook is { } webhook && (!Uri.TryCreate(webhook, UriKind.Absolute, out var hook) || (hook.Scheme != "http" && hook.Scheme != "https")))
+        {
+            Error("alerts.webhook", "expected an http:// or https:// URL that accepts a JSON POST");
+        }
+        if (config.BudgetSettings.LeaseSeconds is < 1 or > 86400)
+        {
+            Error("budget_settings.lease_seconds", "must be between 1 and 86400 seconds (default 900)");
+        }
+        if (config.BudgetSettings.DefaultMaxTokens is < 1)
+        {
+            Error("budget_settings.default_max_tokens", "must be a positive token count (default 4096)");
+        }
     }
 
     private void ServiceAddress(string path, string? address)

@@ -15,6 +15,68 @@ public sealed record GatewayConfig
     public ServicesConfig Services { get; init; } = new();
     public RoutingConfig Routing { get; init; } = new();
     public GuardConfig Guard { get; init; } = new();
+    public List<BudgetConfig> Budgets { get; init; } = [];
+    public List<RateLimitConfig> RateLimits { get; init; } = [];
+    public AlertsConfig Alerts { get; init; } = new();
+    public BudgetSettingsConfig BudgetSettings { get; init; } = new();
+}
+
+// Which principals a budget or rate limit applies to: every field given must match (unset = any).
+public sealed record ScopeConfig
+{
+    public string? Team { get; init; }
+    public string? Project { get; init; }
+    public string? Environment { get; init; }
+    public string? User { get; init; }
+    public string? Key { get; init; }
+}
+
+public sealed record BudgetConfig
+{
+    public string Name { get; init; } = "";
+    public ScopeConfig Scope { get; init; } = new();
+    public decimal LimitUsd { get; init; }
+    // day | week | month, calendar-aligned in `timezone` (IANA id, default UTC); weeks start on Monday.
+    public string Period { get; init; } = "month";
+    public string? Timezone { get; init; }
+    // Fractions of the limit at which an alert fires (once per period per threshold).
+    public List<double> Alerts { get; init; } = [];
+    public DowngradeConfig? Downgrade { get; init; }
+    // At 1.0 of the limit: refuse with 429 budget_exceeded. False: only alerts and downgrades.
+    public bool HardCap { get; init; } = true;
+    // Requests whose maximum cost is zero (self-hosted, free models) stay allowed past the limit.
+    public bool AllowFree { get; init; } = true;
+    // When the budget store is unreachable: false (default) refuses with 503, true admits unchecked.
+    public bool FailOpen { get; init; }
+}
+
+public sealed record DowngradeConfig
+{
+    public double At { get; init; } = 0.9;
+    public Dictionary<string, string> Models { get; init; } = new(StringComparer.Ordinal);
+}
+
+public sealed record RateLimitConfig
+{
+    public string Name { get; init; } = "";
+    public ScopeConfig Scope { get; init; } = new();
+    public int? RequestsPerMinute { get; init; }
+    public int? TokensPerMinute { get; init; }
+    public int? ConcurrentRequests { get; init; }
+}
+
+public sealed record AlertsConfig
+{
+    public string? Webhook { get; init; }
+    public int Retries { get; init; } = 3;
+}
+
+public sealed record BudgetSettingsConfig
+{
+    // A reservation not settled or released within this time is freed (a crashed request's hold).
+    public double LeaseSeconds { get; init; } = 900;
+    // Output allowance reserved when a request sets no max_tokens.
+    public int DefaultMaxTokens { get; init; } = 4096;
 }
 
 public sealed record ServerConfig

@@ -35,6 +35,9 @@ public sealed class GatewayException(ErrorKind kind, string message, string? par
 
     public int? RetryAfterSeconds { get; init; }
 
+    // Extra response headers for the client (x-ratelimit-* on a rate-limit refusal); HTTP surfaces only.
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
     // The provider's HTTP status, when the error came from a provider.
     public int? UpstreamStatus { get; init; }
 

@@ -23,6 +23,10 @@ public static class ErrorWriter
         {
             response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        foreach (var (name, value) in error.Headers ?? new Dictionary<string, string>())
+        {
+            response.Headers[name] = value;
+        }
         await using var writer = new Utf8JsonWriter(response.BodyWriter, ProviderHttp.WriterOptions);
         Write(writer, error, shape, RequestId(context));
         await writer.FlushAsync(context.RequestAborted);

@@ -29,6 +29,23 @@ public static class GatewayHeaders
         response.Headers["x-gateway-provider"] = served.Provider;
         response.Headers["x-gateway-model"] = served.Model;
         response.Headers["x-gateway-attempts"] = served.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (served.HasBudgetRemainingUsd)
+        {
+            response.Headers["x-gateway-budget-remaining"] = served.BudgetRemainingUsd.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (served.DowngradeReason.Length > 0)
+        {
+            response.Headers["x-gateway-downgrade-reason"] = served.DowngradeReason;
+        }
+        if (served.RateLimit is { } rate)
+        {
+            var headers = new Dictionary<string, string>();
+            BudgetHeaders.RateLimit(headers, rate);
+            foreach (var (name, value) in headers)
+            {
+                response.Headers[name] = value;
+            }
+        }
     }
 
     public static string? BearerKey(HttpRequest request)

@@ -8,7 +8,7 @@ internal static class CostCalculator
 {
     private const decimal PerMillion = 1_000_000m;
 
-    // Default output allowance when a request does not say max_tokens.
+    // Default output allowance when a request does not say max_tokens (budget_settings.default_max_tokens).
     public const int DefaultMaxOutputTokens = 4096;
 
     public static double Cost(PriceConfig? price, Usage? usage)
@@ -24,31 +24,18 @@ internal static class CostCalculator
         return (double)cost;
     }
 
-    // An upper bound for admission: a generous character-based token estimate plus the output allowance.
-    public static double MaxCost(PriceConfig? price, ChatRequest request)
+    // The most a request can cost, for admission: input tokens counted with the model family's tokenizer
+    // plus max_tokens (or the configured default cap) of output, at list price. Tokens = input + output.
+    public static (double CostUsd, long Tokens) MaxCost(PriceConfig? price, ChatRequest request, string tokenizerModel, int defaultMaxTokens = DefaultMaxOutputTokens)
     {
+        var inputTokens = TokenCounter.CountInput(request, tokenizerModel);
+        long outputTokens = request.HasMaxTokens && request.MaxTokens > 0 ? request.MaxTokens : defaultMaxTokens;
         if (price is null)
         {
-            return 0;
+            return (0, inputTokens + outputTokens);
         }
-        long characters = 0;
-        foreach (var message in request.Messages)
-        {
-            foreach (var part in message.Content)
-            {
-                characters += part.Text.Length;
-            }
-            foreach (var call in message.ToolCalls)
-            {
-                characters += call.Arguments.Length + call.Name.Length;
-            }
-        }
-        foreach (var tool in request.Tools)
-        {
-            characters += tool.ParametersJson.Length + tool.Description.Length;
-        }
-        var inputTokens = characters / 2 + 16 * request.Messages.Count;
-        var outputTokens = request.HasMaxTokens ? request.MaxTokens : DefaultMaxOutputTokens;
-        return (double)((inputTokens * price.Input + outputTokens * price.Output) / PerMillion);
+        // Rounded up to the next nano-dollar so the hold is never below the true maximum.
+        var cost = (inputTokens * price.Input + outputTokens * price.Output) / PerMillion;
+        return ((double)(Math.Ceiling(cost * 1_000_000_000m) / 1_000_000_000m), inputTokens + outputTokens);
     }
 }

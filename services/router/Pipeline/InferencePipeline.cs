@@ -3,6 +3,7 @@ using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
 using Gateway.Common.Events;
+using Gateway.Common.Pricing;
 using Gateway.Common.Security;
 using Gateway.Contracts.Budget.V1;
 using Gateway.Contracts.Common.V1;
@@ -398,22 +399,36 @@ public sealed class InferencePipeline(
     private async Task<Reservation> ReserveAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        config.Current.Models.TryGetValue(request.Model, out var model);
+        var current = config.Current;
+        current.Models.TryGetValue(request.Model, out var model);
+        var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, model), request,
+            model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens);
         var reservation = await budget.ReserveAsync(new ReserveRequest
         {
             Principal = context.Principal,
             Model = request.Model,
             RequestId = context.RequestId,
-            MaxCostUsd = CostCalculator.MaxCost(model?.Price, request),
+            MaxCostUsd = maxCost,
+            MaxTokens = maxTokens,
         }, cancellationToken);
         context.Trace.Latencies.BudgetMs = RequestContext.Since(start);
+        context.Budget = reservation;
+        if (reservation.Decisions.Count > 0)
+        {
+            context.Trace.Metadata["gateway.budget"] = string.Join("; ", reservation.Decisions);
+        }
         if (!reservation.Admitted)
         {
             var kind = reservation.Reason == "rate_limit_exceeded" ? ErrorKind.RateLimited : ErrorKind.BudgetExceeded;
-            throw new GatewayException(kind, reservation.Message, code: reservation.Reason) { RetryAfterSeconds = reservation.RetryAfterSeconds > 0 ? reservation.RetryAfterSeconds : null };
+            throw new GatewayException(kind, reservation.Message, code: reservation.Reason)
+            {
+                RetryAfterSeconds = reservation.RetryAfterSeconds > 0 ? reservation.RetryAfterSeconds : null,
+                Headers = BudgetHeaders.ForRefusal(reservation),
+            };
         }
-        if (reservation.DowngradeTo.Length > 0 && config.Current.Models.ContainsKey(reservation.DowngradeTo))
+        if (reservation.DowngradeTo.Length > 0 && current.Models.ContainsKey(reservation.DowngradeTo))
         {
+            context.Trace.Metadata["gateway.downgrade"] = $"{request.Model} -> {reservation.DowngradeTo}: {reservation.DowngradeReason}";
             request.Model = reservation.DowngradeTo;
         }
         return reservation;
@@ -467,7 +482,11 @@ public sealed class InferencePipeline(
         {
             return;
         }
-        await budget.SettleAsync(new SettleRequest { ReservationId = reservation.ReservationId, ActualCostUsd = context.Trace.CostUsd, Usage = usage ?? new Usage() }, cancellationToken);
+        var settled = await budget.SettleAsync(new SettleRequest { ReservationId = reservation.ReservationId, ActualCostUsd = context.Trace.CostUsd, Usage = usage ?? new Usage() }, cancellationToken);
+        if (settled.Alerts.Count > 0)
+        {
+            context.Trace.Metadata["gateway.budget_alerts"] = string.Join(", ", settled.Alerts);
+        }
     }
 
     private async Task ReleaseAsync(Reservation? reservation)
@@ -498,17 +517,22 @@ public sealed class InferencePipeline(
         context.Trace.UpstreamModel = target.UpstreamModel;
         context.Trace.Usage = usage ?? new Usage();
         config.Current.Models.TryGetValue(target.PublicModel, out var model);
-        context.Trace.CostUsd = CostCalculator.Cost(model?.Price, usage);
+        context.Trace.CostUsd = CostCalculator.Cost(PriceTable.For(target.PublicModel, model), usage);
     }
 
-    private static ServedBy Served(RequestContext context, ProviderTarget target) => new()
+    private static ServedBy Served(RequestContext context, ProviderTarget target)
     {
-        RequestId = context.RequestId,
-        Provider = target.ProviderName,
-        Model = target.PublicModel,
-        UpstreamModel = target.UpstreamModel,
-        Attempts = context.Trace.Attempts.Count,
-    };
+        var served = new ServedBy
+        {
+            RequestId = context.RequestId,
+            Provider = target.ProviderName,
+            Model = target.PublicModel,
+            UpstreamModel = target.UpstreamModel,
+            Attempts = context.Trace.Attempts.Count,
+        };
+        BudgetHeaders.Apply(served, context.Budget);
+        return served;
+    }
 
     private Exception Fail(RequestContext context, Exception exception)
     {

@@ -61,6 +61,8 @@ internal sealed class RequestContext
             }
         }
     }
+    // The budget reservation, once admitted (its remaining, rate-limit state and downgrade reach the headers).
+    public Contracts.Budget.V1.Reservation? Budget { get; set; }
 
     public static double Since(long timestamp) => Stopwatch.GetElapsedTime(timestamp).TotalMilliseconds;
 

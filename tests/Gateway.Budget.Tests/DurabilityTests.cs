@@ -1,0 +1,45 @@
+using Gateway.Budget.Store;
+using Gateway.Testing.Servers;
+using static Gateway.Budget.Tests.LedgerHarness;
+
+namespace Gateway.Budget.Tests;
+
+// The ledger (committed spend and alerts fired) survives a restart: a new process = a new ledger and a
+// fresh in-memory counter store over the same database.
+public sealed class DurabilityTests
+{
+    [Fact]
+    public async Task Restart_Sqlite_KeepsCommittedSpendAndAlerts()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gateway-budget-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        await AssertSurvivesRestartAsync($"sqlite://{directory}/state.db");
+    }
+
+    [Fact]
+    public async Task Restart_Postgres_KeepsCommittedSpendAndAlerts()
+    {
+        await using var postgres = await PostgresServer.StartAsync();
+        await AssertSurvivesRestartAsync(postgres.Uri);
+    }
+
+    private static async Task AssertSurvivesRestartAsync(string state)
+    {
+        var config = Config1(NewBudget(limit: 1m) with { Alerts = [0.5] });
+        await using (var sql = SqlLedger.Open(state))
+        {
+            await using var before = new LedgerHarness(config, sql: sql);
+            await before.SettleAsync(await before.ReserveAsync(0.7), 0.7);
+            Assert.Single(before.Alerts.Alerts);
+        }
+
+        await using var sqlAfter = SqlLedger.Open(state);
+        await using var after = new LedgerHarness(config, new InMemoryCounterStore(), sqlAfter);
+        var status = await after.StatusAsync("ds-monthly");
+        Assert.Equal(0.7, status.CommittedUsd, 9);
+        Assert.Equal([0.5], status.AlertsFired);
+        Assert.False((await after.ReserveAsync(0.5)).Admitted);
+        await after.SettleAsync(await after.ReserveAsync(0.1), 0.1);
+        Assert.Empty(after.Alerts.Alerts);
+    }
+}
