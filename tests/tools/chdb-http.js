@@ -18,6 +18,11 @@ const { Session } = require('chdb');
 const dataDir = path.resolve(process.argv[2] || './chdb-data');
 const port = Number(process.argv[3] || 0);
 const session = new Session(dataDir);
+// chdb defaults to async inserts; a ClickHouse server does not, and deduplication relies on sync inserts.
+session.query('SET async_insert = 0', 'TabSeparated');
+const RESERVED = new Set(['query', 'database', 'default_format', 'query_id', 'session_id', 'session_timeout', 'session_check',
+  'compress', 'decompress', 'user', 'password', 'quota_key', 'buffer_size', 'wait_end_of_query', 'enable_http_compression',
+  'http_zlib_compression_level', 'role']);
 let currentDb = 'default';
 let chain = Promise.resolve();
 let queryCounter = 0;
@@ -71,8 +76,10 @@ async function handle(req, res) {
     data = body;
   }
   const params = {};
+  const settings = [];
   for (const [key, value] of url.searchParams) {
     if (key.startsWith('param_')) params[key.slice(6)] = value;
+    else if (!RESERVED.has(key) && /^[a-z_0-9]+$/.test(key)) settings.push([key, value]);
   }
   const database = url.searchParams.get('database') || 'default';
   const hasFormat = /\bFORMAT\s+\w+\s*;?\s*$/i.test(sql.replace(/--[^\n]*$/gm, '').trim());
@@ -93,10 +100,20 @@ async function handle(req, res) {
         // The database may not exist yet (CREATE DATABASE runs with it named): stay where we are.
       }
     }
-    const opts = { format: hasFormat ? 'TabSeparated' : format };
-    return Object.keys(params).length > 0
-      ? session.queryBindAsync(sql, params, opts)
-      : session.queryAsync(sql, opts);
+    // Settings sent as URL parameters hold for this query only, as on a server.
+    for (const [key, value] of settings) {
+      await session.queryAsync(`SET ${key} = '${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`, { format: 'TabSeparated' });
+    }
+    try {
+      const opts = { format: hasFormat ? 'TabSeparated' : format };
+      return await (Object.keys(params).length > 0
+        ? session.queryBindAsync(sql, params, opts)
+        : session.queryAsync(sql, opts));
+    } finally {
+      for (const [key] of settings) {
+        await session.queryAsync(`SET ${key} = DEFAULT`, { format: 'TabSeparated' }).catch(() => {});
+      }
+    }
   });
   const bytes = Buffer.from(result.bytes());
   const written = data === null ? 0 : data.toString('utf8').split('\n').filter((l) => l.trim().length > 0).length;
