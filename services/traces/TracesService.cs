@@ -14,7 +14,8 @@ public static class TracesService
     public static IServiceCollection AddTraces(this IServiceCollection services, GatewayConfig config)
     {
         services.AddSingleton<ITraceStore>(sp => OpenStore(config, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<TraceIngestor>();
+        services.AddSingleton(sp => new TraceIngestor(sp.GetRequiredService<ITraceStore>(), config.Traces,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TraceIngestor>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TraceIngestor>());
         services.AddEventHandler<TraceEventHandler, TraceEvent>();
         return services;

@@ -1,4 +1,5 @@
 using Gateway.Contracts.Traces.V1;
+using Gateway.Traces.Ingest;
 using Gateway.Traces.Storage;
 
 namespace Gateway.Traces.Tests;
@@ -18,7 +19,7 @@ public abstract class TraceStoreContract
         var traces = TraceData.Make(Count);
         foreach (var batch in traces.Chunk(100))
         {
-            await store.WriteAsync(batch, Ingest.TraceIngestor.BatchToken(batch), Ct);
+            await store.WriteAsync(batch, TraceIngestor.BatchToken(batch), Ct);
         }
         return (store, traces);
     }
@@ -143,7 +144,7 @@ public abstract class TraceStoreContract
         // A replay after a crash: the same events, cut into different batches (so different dedup tokens).
         foreach (var batch in traces.Skip(50).Chunk(33))
         {
-            await store.WriteAsync(batch, Ingest.TraceIngestor.BatchToken(batch), Ct);
+            await store.WriteAsync(batch, TraceIngestor.BatchToken(batch), Ct);
         }
         Assert.Equal(Count, await store.CountAsync(new TraceFilter(), Ct));
         var page = await store.QueryAsync(new TraceFilter { Limit = 1000 }, Ct);

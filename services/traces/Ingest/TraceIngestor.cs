@@ -36,10 +36,10 @@ public sealed class TraceIngestor : BackgroundService
     private bool _unavailable;
     private bool _spilling;
 
-    public TraceIngestor(ITraceStore store, ConfigMonitor config, TimeProvider time, ILogger<TraceIngestor> logger)
+    public TraceIngestor(ITraceStore store, TracesConfig options, TimeProvider time, ILogger<TraceIngestor> logger)
     {
         _store = store;
-        _options = config.Current.Traces;
+        _options = options;
         _spool = new TraceSpool(_options.SpoolDirectory);
         _time = time;
         _logger = logger;
@@ -51,6 +51,9 @@ public sealed class TraceIngestor : BackgroundService
 
     // Raised after each successful batch with its row count (tests wait on it instead of sleeping).
     public event Action<int>? Written;
+
+    // Raised when the store goes away (false) and when it is back (true).
+    public event Action<bool>? AvailabilityChanged;
 
     public ITraceStore Store => _store;
 
@@ -207,6 +210,7 @@ public sealed class TraceIngestor : BackgroundService
                 {
                     _unavailable = false;
                     TracesLog.StoreRecovered(_logger, Pending);
+                    AvailabilityChanged?.Invoke(true);
                 }
                 return true;
             }
@@ -220,7 +224,11 @@ public sealed class TraceIngestor : BackgroundService
                     TracesLog.DeadLettered(_logger, batch.Count, refusals, error, file);
                     return false;
                 }
-                _unavailable = true;
+                if (!_unavailable)
+                {
+                    _unavailable = true;
+                    AvailabilityChanged?.Invoke(false);
+                }
                 TracesLog.StoreUnavailable(_logger, error, Pending, (long)delay.TotalMilliseconds);
                 await Task.Delay(delay, _time, cancellationToken);
                 delay = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, delay.Ticks * 2));
