@@ -83,6 +83,7 @@ public sealed class InferencePipeline(
             }
 
             first.Served = Served(context, target);
+            RequestCapture.Chunk(context, first);
             Usage? usage = first.Usage;
             var includeUsage = request.IncludeUsage;
             var usageSent = false;
@@ -107,6 +108,7 @@ public sealed class InferencePipeline(
                     throw Fail(context, e);
                 }
                 usage = chunk.Usage ?? usage;
+                RequestCapture.Chunk(context, chunk);
                 if (Forward(chunk, includeUsage, ref usageSent))
                 {
                     yield return chunk;
@@ -216,7 +218,7 @@ public sealed class InferencePipeline(
     // ---- steps --------------------------------------------------------------------------------------
 
     private RequestContext Begin(string requestId, string api, bool stream)
-        => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream);
+        => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream) { Activity = RequestSpans.Start(telemetry, api) };
 
     public static string NewRequestId() => Guid.CreateVersion7().ToString("N");
 
@@ -247,6 +249,7 @@ public sealed class InferencePipeline(
         var verdict = await guard.CheckInputAsync(new CheckInputRequest { Principal = context.Principal, Request = request }, cancellationToken);
         context.Trace.Latencies.GuardInMs = RequestContext.Since(guardStart);
         context.Trace.GuardAction = verdict.Action.ToString();
+        RequestCapture.Request(context, request, verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
             var types = string.Join(", ", verdict.Findings.Select(f => f.EntityType).Distinct());
@@ -281,6 +284,7 @@ public sealed class InferencePipeline(
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
         context.Trace.Principal = principal;
+        context.Trace.Capture = config.Current.Traces.Capture.For(principal.KeyName, principal.Team);
         context.Trace.Latencies.AuthMs = RequestContext.Since(start);
         return principal;
     }
@@ -402,6 +406,7 @@ public sealed class InferencePipeline(
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var verdict = await guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId }, cancellationToken);
         context.Trace.Latencies.GuardOutMs = RequestContext.Since(start);
+        RequestCapture.Response(context, response, verdict.RewrittenResponse ?? response, verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
             throw new GatewayException(ErrorKind.GuardBlocked, $"The response was blocked by policy '{verdict.Policy}'.", code: "output_blocked");
@@ -483,10 +488,12 @@ public sealed class InferencePipeline(
     {
         context.Finish();
         var trace = context.Trace;
-        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status);
+        RequestSpans.Finish(telemetry, context);
+        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status, trace.Principal?.Team ?? "");
         telemetry.Requests.Add(1, tags.Items);
         telemetry.Duration.Record(trace.Latencies.TotalMs, tags.Items);
         telemetry.Overhead.Record(trace.Latencies.OverheadMs, tags.Items);
+        telemetry.Cost.Add(trace.CostUsd, tags.Items);
         if (trace.Usage is { } usage)
         {
             telemetry.Tokens.Add(usage.InputTokens, new KeyValuePair<string, object?>("gen_ai.token.type", "input"), new KeyValuePair<string, object?>("gen_ai.request.model", trace.ServedModel));
@@ -511,13 +518,14 @@ public sealed class InferencePipeline(
         _ => "chat",
     };
 
-    private readonly record struct TagList(string Model, string Provider, string Status)
+    private readonly record struct TagList(string Model, string Provider, string Status, string Team)
     {
         public KeyValuePair<string, object?>[] Items =>
         [
             new("gen_ai.request.model", Model),
             new("gen_ai.provider.name", Provider),
             new("status", Status),
+            new("team", Team),
         ];
     }
 }
