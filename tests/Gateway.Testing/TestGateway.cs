@@ -29,8 +29,11 @@ public sealed class TestGateway : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    public string DataDirectory => _directory;
+
     // `yaml` holds everything but `server` and `storage`, which the harness fills in (ports, temp files).
-    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024)
+    // `traces` replaces the SQLite trace store, e.g. with clickhouse://default:@127.0.0.1:PORT/db.
+    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? traces = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -44,7 +47,7 @@ public sealed class TestGateway : IAsyncDisposable
               max_request_body_bytes: {bodyLimit}
             storage:
               state: sqlite://{directory}/state.db
-              traces: sqlite://{directory}/traces.db
+              traces: {traces ?? $"sqlite://{directory}/traces.db"}
             {yaml}
             """;
         var path = Path.Combine(directory, "gateway.yaml");

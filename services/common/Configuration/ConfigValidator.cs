@@ -335,7 +335,7 @@ internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<
         {
             Error("traces.memory_limit", "must be between 1 and 10000000 traces (default 10000); past it traces wait in the spool on disk");
         }
-        if (string.IsNullOrWhiteSpace(traces.SpoolDirectory))
+        if (traces.SpoolDirectory is not null && string.IsNullOrWhiteSpace(traces.SpoolDirectory))
         {
             Error("traces.spool_directory", "must name a directory, e.g. ./data/trace-spool");
         }

@@ -118,9 +118,15 @@ public sealed record TracesConfig
     // Rows per insert, and the longest a trace waits before its batch is written.
     public int BatchSize { get; init; } = 500;
     public int FlushMilliseconds { get; init; } = 1000;
-    // Traces held in memory while the store is away; past this they go to the spool directory on disk.
+    // Traces held in memory while the store is away; past this they go to the spool directory on disk
+    // (default: beside the SQLite file, or ./data/trace-spool for ClickHouse).
     public int MemoryLimit { get; init; } = 10_000;
-    public string SpoolDirectory { get; init; } = "./data/trace-spool";
+    public string? SpoolDirectory { get; init; }
+
+    public string SpoolDirectoryFor(string tracesUri)
+        => SpoolDirectory ?? (tracesUri.StartsWith("sqlite://", StringComparison.Ordinal)
+            ? tracesUri["sqlite://".Length..] + "-spool"
+            : Path.Combine(".", "data", "trace-spool"));
 }
 
 public sealed record CapturePolicyConfig

@@ -36,11 +36,11 @@ public sealed class TraceIngestor : BackgroundService
     private bool _unavailable;
     private bool _spilling;
 
-    public TraceIngestor(ITraceStore store, TracesConfig options, TimeProvider time, ILogger<TraceIngestor> logger)
+    public TraceIngestor(ITraceStore store, TracesConfig options, string spoolDirectory, TimeProvider time, ILogger<TraceIngestor> logger)
     {
         _store = store;
         _options = options;
-        _spool = new TraceSpool(_options.SpoolDirectory);
+        _spool = new TraceSpool(spoolDirectory);
         _time = time;
         _logger = logger;
         _written = _meter.CreateCounter<long>("gateway.traces.written", description: "Trace rows written to the store");

@@ -27,7 +27,7 @@ public sealed class NoLossTests : IAsyncLifetime
         SpoolDirectory = _spool,
     };
 
-    private static TraceIngestor Ingestor(ITraceStore store, TracesConfig options) => new(store, options, TimeProvider.System, NullLogger<TraceIngestor>.Instance);
+    private TraceIngestor Ingestor(ITraceStore store, TracesConfig options) => new(store, options, _spool, TimeProvider.System, NullLogger<TraceIngestor>.Instance);
 
     // Completes once the ingestor has nothing left waiting and `total` rows were written.
     private static Task Drained(TraceIngestor ingestor, int total)
