@@ -16,7 +16,6 @@ public static class Dashboard
     public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/ui", ServeAsync);
-        endpoints.MapGet("/ui/", ServeAsync);
         return endpoints;
     }
 
