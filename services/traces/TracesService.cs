@@ -31,6 +31,7 @@ public static class TracesService
     public static IEndpointRouteBuilder MapTraces(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<TracesGrpcService>();
+        endpoints.MapTraceSubscription();
         return endpoints;
     }
 }
