@@ -1,7 +1,7 @@
 // A thin ClickHouse HTTP interface over chdb (the current ClickHouse engine as libchdb.so), so that the real
 // ClickHouse.Driver runs end to end in tests on machines without a ClickHouse server or Docker.
 //
-//   node chdb-http.js DATA_DIR PORT      prints "listening PORT" once it accepts connections
+//   node chdb-http.js DATA_DIR PORT      prints "listening PORT control PORT" once it accepts connections
 //
 // Implements what the driver uses: GET /ping, POST/GET /?query=... with the body appended (inline data for
 // INSERT ... FORMAT <text format>), `database`, `default_format`, `param_<name>` bindings, gzip request bodies,
@@ -176,5 +176,8 @@ function shutdown() {
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.resume();
+// A parent that owns this process (the test harness) sets CHDB_HTTP_STDIN_LIFETIME=1 and closes stdin to stop it.
+if (process.env.CHDB_HTTP_STDIN_LIFETIME === '1') {
+  process.stdin.on('end', shutdown);
+  process.stdin.resume();
+}

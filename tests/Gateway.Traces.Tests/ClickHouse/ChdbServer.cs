@@ -66,6 +66,7 @@ public sealed partial class ChdbServer : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
             WorkingDirectory = tools,
+            Environment = { ["CHDB_HTTP_STDIN_LIFETIME"] = "1" },
         };
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start node");
         var ready = new TaskCompletionSource<(int, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
