@@ -57,6 +57,11 @@ public sealed class TraceIngestor : BackgroundService
 
     public ITraceStore Store => _store;
 
+    // Completes once the store's schema is in place (the first thing the ingestor does).
+    public Task Ready => _ready.Task;
+
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public TraceSpool Spool => _spool;
 
     public long Pending
@@ -105,6 +110,7 @@ public sealed class TraceIngestor : BackgroundService
             await _store.MigrateAsync(ct);
             TracesLog.Migrated(_logger, _store.GetType().Name);
         }, 0, stoppingToken);
+        _ready.TrySetResult();
         while (!stoppingToken.IsCancellationRequested)
         {
             await ReplaySpoolAsync(stoppingToken);

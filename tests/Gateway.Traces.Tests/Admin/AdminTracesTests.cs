@@ -61,6 +61,7 @@ public sealed class AdminTracesTests : IAsyncLifetime
     public static async Task<string> ChatAndWaitAsync(TestGateway gateway, ChatClient chat, string prompt, IDictionary<string, string>? metadata = null)
     {
         var ingestor = (TraceIngestor)gateway.Services.GetService(typeof(TraceIngestor))!;
+        await ingestor.Ready.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         var options = new ChatCompletionOptions();
         foreach (var (k, v) in metadata ?? new Dictionary<string, string>())
         {
