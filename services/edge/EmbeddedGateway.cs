@@ -77,6 +77,9 @@ public static class EmbeddedGateway
             // in-process calls here and must not be reachable from outside.
             endpoints.MapRouter();
             endpoints.MapAdminRouting();
+            // The trace store lives in this process: the admin trace API and the dashboard read it.
+            endpoints.MapTracesAdmin();
+            endpoints.MapDashboard();
         }
         if (config.Services.Router is not { Length: > 0 } || config.Services.Budget is { Length: > 0 })
         {

@@ -15,6 +15,7 @@ public sealed class RouterTelemetry : IDisposable
         Tokens = _meter.CreateCounter<long>("gen_ai.client.token.usage.total", unit: "{token}", description: "Tokens used, by model and direction");
         Duration = _meter.CreateHistogram<double>("gateway.request.duration", unit: "ms", description: "End-to-end request duration");
         Overhead = _meter.CreateHistogram<double>("gateway.overhead.duration", unit: "ms", description: "Time spent in the gateway itself");
+        Cost = _meter.CreateCounter<double>("gateway.cost", unit: "USD", description: "Spend, by model, provider and team");
     }
 
     public ActivitySource Source { get; } = new(GatewayDefaults.ActivitySourceName);
@@ -26,6 +27,8 @@ public sealed class RouterTelemetry : IDisposable
     public Histogram<double> Duration { get; }
 
     public Histogram<double> Overhead { get; }
+
+    public Counter<double> Cost { get; }
 
     public void Dispose()
     {

@@ -1,6 +1,8 @@
 using Gateway.Common.Configuration;
 using Gateway.Common.Events;
 using Gateway.Contracts.Traces.V1;
+using Gateway.Traces.Ingest;
+using Gateway.Traces.Storage;
 using Grpc.Core;
 
 namespace Gateway.Traces;
@@ -11,32 +13,52 @@ public static class TracesService
 {
     public static IServiceCollection AddTraces(this IServiceCollection services, GatewayConfig config)
     {
-        services.AddSingleton(sp => SqliteTraceStore.Open(config.Storage.Traces));
+        services.AddSingleton<ITraceStore>(sp => OpenStore(config, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new TraceIngestor(sp.GetRequiredService<ITraceStore>(), config.Traces,
+            config.Traces.SpoolDirectoryFor(config.Storage.Traces),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TraceIngestor>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<TraceIngestor>());
         services.AddEventHandler<TraceEventHandler, TraceEvent>();
         return services;
     }
 
+    // storage.traces: sqlite://PATH (embedded) or clickhouse://user:pass@host:8123/db (production).
+    public static ITraceStore OpenStore(GatewayConfig config, TimeProvider time)
+        => config.Storage.Traces.StartsWith("clickhouse://", StringComparison.OrdinalIgnoreCase)
+            ? ClickHouseTraceStore.Open(config.Storage.Traces, config.Traces.RetentionDays, time)
+            : SqliteTraceStore.Open(config.Storage.Traces);
+
     public static IEndpointRouteBuilder MapTraces(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<TracesGrpcService>();
+        endpoints.MapTraceSubscription();
         return endpoints;
     }
 }
 
-// Receives trace events from the bus (in-process, or Dapr in the mesh) and stores them.
-public sealed class TraceEventHandler(SqliteTraceStore store) : IEventHandler<TraceEvent>
+// Receives trace events from the bus (in-process, or Dapr in the mesh) and hands them to the ingestor,
+// which never makes the bus wait on the store.
+public sealed class TraceEventHandler(TraceIngestor ingestor) : IEventHandler<TraceEvent>
 {
     public string Topic => Topics.Traces;
 
-    public Task HandleAsync(TraceEvent message, CancellationToken cancellationToken) => store.WriteAsync(message, cancellationToken);
+    public Task HandleAsync(TraceEvent message, CancellationToken cancellationToken)
+    {
+        ingestor.Accept(message);
+        return Task.CompletedTask;
+    }
 }
 
-public sealed class TracesGrpcService(SqliteTraceStore store) : Contracts.Traces.V1.Traces.TracesBase
+public sealed class TracesGrpcService(TraceIngestor ingestor, ITraceStore store) : Contracts.Traces.V1.Traces.TracesBase
 {
-    public override async Task<RecordResponse> Record(TraceEvent request, ServerCallContext context)
+    public override Task<RecordResponse> Record(TraceEvent request, ServerCallContext context)
     {
-        await store.WriteAsync(request, context.CancellationToken);
-        return new RecordResponse();
+        if (request.RequestId.Length == 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "request_id is required."));
+        }
+        ingestor.Accept(request);
+        return Task.FromResult(new RecordResponse());
     }
 
     public override async Task<TraceEvent> Get(GetTraceRequest request, ServerCallContext context)
@@ -45,8 +67,32 @@ public sealed class TracesGrpcService(SqliteTraceStore store) : Contracts.Traces
 
     public override async Task<QueryTracesResponse> Query(QueryTracesRequest request, ServerCallContext context)
     {
-        var response = new QueryTracesResponse();
-        response.Traces.AddRange(await store.RecentAsync(request.Limit is > 0 and <= 1000 ? request.Limit : 100, context.CancellationToken));
+        TracePage page;
+        try
+        {
+            page = await store.QueryAsync(new TraceFilter
+            {
+                From = request.From?.ToDateTimeOffset(),
+                To = request.To?.ToDateTimeOffset(),
+                Team = request.Team,
+                Project = request.Project,
+                User = request.User,
+                Model = request.Model,
+                Provider = request.Provider,
+                Status = request.Status,
+                ErrorClass = request.ErrorClass,
+                PromptName = request.PromptName,
+                PromptVersion = request.PromptVersion > 0 ? request.PromptVersion : null,
+                Limit = request.Limit is > 0 ? request.Limit : 100,
+                Cursor = request.PageToken,
+            }, context.CancellationToken);
+        }
+        catch (FormatException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+        var response = new QueryTracesResponse { NextPageToken = page.NextCursor ?? "" };
+        response.Traces.AddRange(page.Traces);
         return response;
     }
 }

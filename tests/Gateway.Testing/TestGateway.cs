@@ -29,9 +29,12 @@ public sealed class TestGateway : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    public string DataDirectory => _directory;
+
     // `yaml` holds everything but `server` and `storage`, which the harness fills in (ports, temp files).
     // `redis` (redis://host:port) shares budget counters with other gateways started with the same URI.
-    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? redis = null)
+    // `traces` replaces the SQLite trace store, e.g. with clickhouse://default:@127.0.0.1:PORT/db.
+    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? redis = null, string? traces = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -45,7 +48,7 @@ public sealed class TestGateway : IAsyncDisposable
               max_request_body_bytes: {bodyLimit}
             storage:
               state: sqlite://{directory}/state.db
-              traces: sqlite://{directory}/traces.db
+              traces: {traces ?? $"sqlite://{directory}/traces.db"}
             {(redis is null ? "" : "  redis: " + redis)}
             {yaml}
             """;
@@ -86,7 +89,7 @@ public sealed class TestGateway : IAsyncDisposable
     // waits until the store has it, up to `timeout`.
     public async Task<Contracts.Traces.V1.TraceEvent> TraceAsync(string requestId, TimeSpan? timeout = null)
     {
-        var store = Services.GetRequiredService<Traces.SqliteTraceStore>();
+        var store = Services.GetRequiredService<Traces.Storage.ITraceStore>();
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {

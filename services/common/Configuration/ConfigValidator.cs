@@ -28,6 +28,7 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ValidateRouting();
         ValidateGuard();
         ValidateBudgets();
+        ValidateTraces();
         return _errors;
     }
 
@@ -509,6 +510,52 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Z][A-Z0-9_]{0,63}\z")]
     private static partial System.Text.RegularExpressions.Regex GuardEntityName();
+
+    private void ValidateTraces()
+    {
+        var traces = config.Traces;
+        CapturePolicy("traces.capture.default", traces.Capture.Default);
+        foreach (var (team, policy) in traces.Capture.Teams)
+        {
+            CapturePolicy($"traces.capture.teams.{team}", policy);
+        }
+        foreach (var (key, policy) in traces.Capture.Keys)
+        {
+            CapturePolicy($"traces.capture.keys.{key}", policy);
+            if (!config.Keys.Any(k => k.Name == key))
+            {
+                Error($"traces.capture.keys.{key}", $"no key is named '{key}'; use one of: {List(config.Keys.Select(k => k.Name))}");
+            }
+        }
+        if (traces.RetentionDays is < 0 or > 3650)
+        {
+            Error("traces.retention_days", "must be between 0 (keep forever) and 3650 days (default 30)");
+        }
+        if (traces.BatchSize is < 1 or > 100_000)
+        {
+            Error("traces.batch_size", "must be between 1 and 100000 rows (default 500)");
+        }
+        if (traces.FlushMilliseconds is < 10 or > 60_000)
+        {
+            Error("traces.flush_milliseconds", "must be between 10 and 60000 (default 1000)");
+        }
+        if (traces.MemoryLimit is < 1 or > 10_000_000)
+        {
+            Error("traces.memory_limit", "must be between 1 and 10000000 traces (default 10000); past it traces wait in the spool on disk");
+        }
+        if (traces.SpoolDirectory is not null && string.IsNullOrWhiteSpace(traces.SpoolDirectory))
+        {
+            Error("traces.spool_directory", "must name a directory, e.g. ./data/trace-spool");
+        }
+    }
+
+    private void CapturePolicy(string path, string value)
+    {
+        if (!CapturePolicyConfig.Policies.Contains(value))
+        {
+            Error(path, $"expected full, redacted (bodies after the guard's redaction) or metadata (no bodies kept); found {Show(path, value)}");
+        }
+    }
 
     // True when the secret is usable; the value itself is never part of a message.
     private bool Secret(string path, string value, string advice)

@@ -19,6 +19,7 @@ public sealed record GatewayConfig
     public List<RateLimitConfig> RateLimits { get; init; } = [];
     public AlertsConfig Alerts { get; init; } = new();
     public BudgetSettingsConfig BudgetSettings { get; init; } = new();
+    public TracesConfig Traces { get; init; } = new();
 }
 
 // Which principals a budget or rate limit applies to: every field given must match (unset = any).
@@ -173,6 +174,42 @@ public sealed record KeyConfig
         builder.Append($"Name = {Name}, Sha256 = {Sha256}, Key = {Secrets.Mask(Key)}, Team = {Team}, Project = {Project}, Environment = {Environment}, User = {User}, Roles = [{string.Join(", ", Roles)}], Models = [{string.Join(", ", Models)}]");
         return true;
     }
+}
+
+// How traces are captured, kept and written (docs/configuration.md, section traces).
+public sealed record TracesConfig
+{
+    // full | redacted | metadata: what of the request and response bodies a trace keeps.
+    public CapturePolicyConfig Capture { get; init; } = new();
+    // ClickHouse TTL: rows older than this many days are dropped (0 = keep forever).
+    public int RetentionDays { get; init; } = 30;
+    // Rows per insert, and the longest a trace waits before its batch is written.
+    public int BatchSize { get; init; } = 500;
+    public int FlushMilliseconds { get; init; } = 1000;
+    // Traces held in memory while the store is away; past this they go to the spool directory on disk
+    // (default: beside the SQLite file, or ./data/trace-spool for ClickHouse).
+    public int MemoryLimit { get; init; } = 10_000;
+    public string? SpoolDirectory { get; init; }
+
+    public string SpoolDirectoryFor(string tracesUri)
+        => SpoolDirectory ?? (tracesUri.StartsWith("sqlite://", StringComparison.Ordinal)
+            ? tracesUri["sqlite://".Length..] + "-spool"
+            : Path.Combine(".", "data", "trace-spool"));
+}
+
+public sealed record CapturePolicyConfig
+{
+    public string Default { get; init; } = "redacted";
+    // Overrides by team name and by key name (a key's entry wins over its team's).
+    public Dictionary<string, string> Teams { get; init; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> Keys { get; init; } = new(StringComparer.Ordinal);
+
+    public static readonly IReadOnlyList<string> Policies = ["full", "redacted", "metadata"];
+
+    public string For(string? keyName, string? team)
+        => keyName is not null && Keys.TryGetValue(keyName, out var byKey) ? byKey
+            : team is not null && Teams.TryGetValue(team, out var byTeam) ? byTeam
+            : Default;
 }
 
 // Addresses of services hosted elsewhere (the mesh). No address = hosted in this process.

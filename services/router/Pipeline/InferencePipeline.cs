@@ -98,6 +98,7 @@ public sealed class InferencePipeline(
                     throw Fail(context, e);
                 }
             }
+            RequestCapture.Chunk(context, first);
             Usage? usage = first.Usage;
             var includeUsage = request.IncludeUsage;
             var usageSent = false;
@@ -126,6 +127,7 @@ public sealed class InferencePipeline(
                     throw Fail(context, e);
                 }
                 usage = chunk.Usage ?? usage;
+                RequestCapture.Chunk(context, chunk);
                 if (Forward(chunk, includeUsage, ref usageSent))
                 {
                     yield return chunk;
@@ -252,7 +254,7 @@ public sealed class InferencePipeline(
     // ---- steps --------------------------------------------------------------------------------------
 
     private RequestContext Begin(string requestId, string api, bool stream)
-        => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream);
+        => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream) { Activity = RequestSpans.Start(telemetry, api) };
 
     public static string NewRequestId() => Guid.CreateVersion7().ToString("N");
 
@@ -291,6 +293,7 @@ public sealed class InferencePipeline(
         context.Trace.Latencies.GuardInMs = RequestContext.Since(guardStart);
         context.Trace.GuardAction = verdict.Action.ToString();
         context.AddFindings(verdict);
+        RequestCapture.Request(context, request, verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
             throw GuardRefusal.Blocked(verdict, "request");
@@ -376,6 +379,7 @@ public sealed class InferencePipeline(
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
         context.Trace.Principal = principal;
+        context.Trace.Capture = config.Current.Traces.Capture.For(principal.KeyName, principal.Team);
         context.Trace.Latencies.AuthMs = RequestContext.Since(start);
         return principal;
     }
@@ -453,6 +457,7 @@ public sealed class InferencePipeline(
         var verdict = await GuardCallAsync(context, () => guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId, Model = context.Trace.RequestedModel }, cancellationToken));
         context.Trace.Latencies.GuardOutMs = RequestContext.Since(start);
         context.AddFindings(verdict);
+        RequestCapture.Response(context, response, verdict.RewrittenResponse ?? response, verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
             throw GuardRefusal.Blocked(verdict, "response");
@@ -559,10 +564,12 @@ public sealed class InferencePipeline(
     {
         context.Finish();
         var trace = context.Trace;
-        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status);
+        RequestSpans.Finish(telemetry, context);
+        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status, trace.Principal?.Team ?? "");
         telemetry.Requests.Add(1, tags.Items);
         telemetry.Duration.Record(trace.Latencies.TotalMs, tags.Items);
         telemetry.Overhead.Record(trace.Latencies.OverheadMs, tags.Items);
+        telemetry.Cost.Add(trace.CostUsd, tags.Items);
         if (trace.Usage is { } usage)
         {
             telemetry.Tokens.Add(usage.InputTokens, new KeyValuePair<string, object?>("gen_ai.token.type", "input"), new KeyValuePair<string, object?>("gen_ai.request.model", trace.ServedModel));
@@ -587,13 +594,14 @@ public sealed class InferencePipeline(
         _ => "chat",
     };
 
-    private readonly record struct TagList(string Model, string Provider, string Status)
+    private readonly record struct TagList(string Model, string Provider, string Status, string Team)
     {
         public KeyValuePair<string, object?>[] Items =>
         [
             new("gen_ai.request.model", Model),
             new("gen_ai.provider.name", Provider),
             new("status", Status),
+            new("team", Team),
         ];
     }
 }

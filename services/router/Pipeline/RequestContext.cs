@@ -22,8 +22,17 @@ internal sealed class RequestContext
             Latencies = new Latencies(),
             Status = "ok",
             HttpStatus = 200,
+            Capture = RequestCapture.Metadata,
         };
     }
+
+    // The request's span (RequestSpans); null when nobody listens.
+    public Activity? Activity { get; set; }
+
+    // Whether a guard policy inspected the input (redacted capture keeps bodies only then).
+    public bool Inspected { get; set; }
+
+    public System.Text.StringBuilder? StreamText { get; set; }
 
     public TraceEvent Trace { get; }
 
@@ -77,5 +86,11 @@ internal sealed class RequestContext
         var latencies = Trace.Latencies;
         latencies.TotalMs = Since(_start);
         latencies.OverheadMs = Math.Max(0, latencies.TotalMs - latencies.ProviderTotalMs);
+        Trace.FinishedAt = Timestamp.FromDateTimeOffset(Trace.StartedAt.ToDateTimeOffset().AddMilliseconds(latencies.TotalMs));
+        if (Trace.Provider.Length > 0)
+        {
+            Trace.Deployment = $"{Trace.Provider}/{Trace.UpstreamModel}";
+        }
+        RequestCapture.Finish(this);
     }
 }

@@ -124,38 +124,8 @@ public sealed class GuardEndToEndTests : IAsyncLifetime
         return (text.ToString(), arguments.ToString(), raw);
     }
 
-    private async Task<TraceEvent> TraceAsync(HttpResponseMessage response)
-    {
-        var requestId = response.Headers.GetValues("x-request-id").Single();
-        var store = _gateway.Services.GetRequiredService<SqliteTraceStore>();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        while (true)
-        {
-            if (await store.GetAsync(requestId, timeout.Token) is { } trace)
-            {
-                return trace;
-            }
-            await Task.Delay(20, timeout.Token);
-        }
-    }
-
-    [Fact]
-    public async Task Block_CardNumber_Returns400PiiDetectedNamingTypeNotValueAndSendsNothing()
-    {
-        using var response = await ChatAsync(SalesKey, "Charge my card 4111 1111 1111 1111 for the renewal");
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var body = await response.Content.ReadAsStringAsync(Ct);
-        var error = JsonNode.Parse(body)!["error"]!;
-        Assert.Equal("pii_detected", error["code"]!.GetValue<string>());
-        Assert.Contains("CREDIT_CARD", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.DoesNotContain("4111", body, StringComparison.Ordinal);
-        Assert.Equal(0, _external.CallCount);
-        var trace = await TraceAsync(response);
-        Assert.Contains(trace.GuardFindings, f => f.EntityType == "CREDIT_CARD" && f.Count == 1 && f.Direction == "input");
-        Assert.DoesNotContain("4111", trace.ToString(), StringComparison.Ordinal);
-    }
+    private Task<TraceEvent> TraceAsync(HttpResponseMessage response)
+        => _gateway.TraceAsync(response.Headers.GetValues("x-request-id").Single());
 
     [Fact]
     public async Task Redact_IpAddress_ProviderGetsTypedMaskAndClientGetsAnswer()

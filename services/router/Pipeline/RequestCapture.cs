@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Text;
+using Gateway.Contracts.Guard.V1;
+using Gateway.Contracts.Inference.V1;
+using Gateway.Contracts.Traces.V1;
+using Google.Protobuf;
+
+namespace Gateway.Router.Pipeline;
+
+// What a trace keeps of the bodies, by the capture policy of the caller's key or team (traces.capture):
+//   full     - the request as rendered (before the guard) and the response the client received;
+//   redacted - the request as the guard rewrote it and the response before pseudonyms were restored; when no
+//              guard policy inspected the call there is nothing redacted to keep, so no body is kept;
+//   metadata - no bodies at all (zero data retention).
+internal static class RequestCapture
+{
+    public const string Full = "full";
+    public const string Redacted = "redacted";
+    public const string Metadata = "metadata";
+
+    // Bodies are for debugging, not archiving: each is cut at this many characters.
+    private const int MaxBodyChars = 64 * 1024;
+
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(false));
+
+    public static void Request(RequestContext context, ChatRequest rendered, Verdict verdict)
+    {
+        context.Inspected = verdict.Policy is { Length: > 0 } policy && policy != "none";
+        context.Trace.RequestBody = context.Trace.Capture switch
+        {
+            Full => Json(rendered),
+            Redacted when context.Inspected => Json(verdict.RewrittenRequest ?? rendered),
+            _ => "",
+        };
+    }
+
+    public static void Response(RequestContext context, ChatResponse fromProvider, ChatResponse toClient, Verdict verdict)
+    {
+        context.Trace.ResponseBody = context.Trace.Capture switch
+        {
+            Full => Json(toClient),
+            Redacted when context.Inspected => Json(fromProvider),
+            _ => "",
+        };
+    }
+
+    // Streams keep the text the client received (full) or nothing; there is no per-chunk redaction.
+    public static void Chunk(RequestContext context, ChatChunk chunk)
+    {
+        if (context.Trace.Capture != Full)
+        {
+            return;
+        }
+        var text = context.StreamText ??= new StringBuilder();
+        foreach (var choice in chunk.Choices)
+        {
+            if (choice.Delta is { HasContent: true } delta && text.Length < MaxBodyChars)
+            {
+                text.Append(delta.Content);
+            }
+        }
+    }
+
+    public static void Finish(RequestContext context)
+    {
+        var trace = context.Trace;
+        if (context.StreamText is { Length: > 0 } text && trace.ResponseBody.Length == 0)
+        {
+            trace.ResponseBody = Cap(text.ToString());
+        }
+        if (trace.Metadata.TryGetValue("tags", out var tags))
+        {
+            foreach (var tag in tags.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Take(32))
+            {
+                trace.Tags.Add(tag);
+            }
+        }
+    }
+
+    private static string Json(IMessage message) => Cap(Formatter.Format(message));
+
+    private static string Cap(string body) => body.Length <= MaxBodyChars ? body : body[..MaxBodyChars] + "…[truncated]";
+}
+
+// Spans for the request and, reconstructed from the measured latencies, one per layer and per attempt, with
+// the OpenTelemetry GenAI attributes. Never carries bodies, prompts or keys.
+internal static class RequestSpans
+{
+    public static Activity? Start(RouterTelemetry telemetry, string api)
+        => telemetry.Source.StartActivity(api == "embeddings" ? "embeddings" : "chat", ActivityKind.Internal);
+
+    public static void Finish(RouterTelemetry telemetry, RequestContext context)
+    {
+        if (context.Activity is not { } activity)
+        {
+            return;
+        }
+        var trace = context.Trace;
+        var operation = trace.Api == "embeddings" ? "embeddings" : "chat";
+        activity.DisplayName = $"{operation} {trace.RequestedModel}";
+        activity.SetTag("gen_ai.operation.name", operation);
+        activity.SetTag("gen_ai.request.model", trace.RequestedModel);
+        activity.SetTag("gen_ai.response.model", trace.UpstreamModel);
+        activity.SetTag("gen_ai.provider.name", trace.Provider);
+        activity.SetTag("gen_ai.usage.input_tokens", trace.Usage?.InputTokens ?? 0);
+        activity.SetTag("gen_ai.usage.output_tokens", trace.Usage?.OutputTokens ?? 0);
+        activity.SetTag("gateway.request_id", trace.RequestId);
+        activity.SetTag("gateway.team", trace.Principal?.Team ?? "");
+        activity.SetTag("gateway.project", trace.Principal?.Project ?? "");
+        activity.SetTag("gateway.cost_usd", trace.CostUsd);
+        activity.SetTag("gateway.attempts", trace.Attempts.Count);
+        activity.SetTag("gateway.stream", trace.Stream);
+        if (trace.Status != "ok")
+        {
+            activity.SetStatus(ActivityStatusCode.Error, trace.ErrorClass);
+            activity.SetTag("error.type", trace.ErrorClass);
+        }
+        var start = activity.StartTimeUtc;
+        var l = trace.Latencies;
+        var offset = 0.0;
+        void Layer(string name, double ms)
+        {
+            if (ms <= 0)
+            {
+                return;
+            }
+            using var span = telemetry.Source.StartActivity($"gateway.{name}", ActivityKind.Internal, activity.Context, startTime: start.AddMilliseconds(offset));
+            span?.SetEndTime(start.AddMilliseconds(offset + ms));
+            offset += ms;
+        }
+        Layer("auth", l.AuthMs);
+        Layer("prompt", l.PromptMs);
+        Layer("guard.input", l.GuardInMs);
+        Layer("budget", l.BudgetMs);
+        Layer("routing", l.RoutingMs);
+        foreach (var attempt in trace.Attempts)
+        {
+            using var span = telemetry.Source.StartActivity($"{operation} {attempt.UpstreamModel}", ActivityKind.Client, activity.Context, startTime: start.AddMilliseconds(offset));
+            if (span is not null)
+            {
+                span.SetTag("gen_ai.operation.name", operation);
+                span.SetTag("gen_ai.provider.name", attempt.Provider);
+                span.SetTag("gen_ai.request.model", attempt.UpstreamModel);
+                span.SetTag("http.response.status_code", attempt.HttpStatus);
+                if (attempt.ErrorClass.Length > 0)
+                {
+                    span.SetStatus(ActivityStatusCode.Error, attempt.ErrorClass);
+                    span.SetTag("error.type", attempt.ErrorClass);
+                }
+                span.SetEndTime(start.AddMilliseconds(offset + attempt.LatencyMs));
+            }
+            offset += attempt.LatencyMs;
+        }
+        Layer("guard.output", l.GuardOutMs);
+        activity.Stop();
+    }
+}

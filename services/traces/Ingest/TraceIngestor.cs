@@ -1,0 +1,321 @@
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using System.Text;
+using Gateway.Common.Configuration;
+using Gateway.Common.Hosting;
+using Gateway.Contracts.Traces.V1;
+using Gateway.Traces.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Gateway.Traces.Ingest;
+
+// Takes every trace the bus delivers and gets it into the store exactly once:
+// accept without waiting on the store -> hold up to `traces.memory_limit` in memory, past that append to the
+// on-disk spool -> write in batches (`batch_size` rows or `flush_milliseconds`, whichever first) -> on failure
+// retry the same batch (same dedup token) with exponential backoff -> when the store is back, replay the spool,
+// oldest first. A restart replays whatever the spool holds; stopping writes what it can and spools the rest.
+public sealed class TraceIngestor : BackgroundService
+{
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(15);
+    private const int PoisonAttempts = 5;
+
+    private readonly ITraceStore _store;
+    private readonly TracesConfig _options;
+    private readonly TraceSpool _spool;
+    private readonly TimeProvider _time;
+    private readonly ILogger<TraceIngestor> _logger;
+    private readonly Lock _lock = new();
+    private readonly Queue<TraceEvent> _memory = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly Meter _meter = new(GatewayDefaults.MeterName);
+    private readonly Counter<long> _written;
+    private readonly Counter<long> _spilled;
+    private readonly Counter<long> _failures;
+    private List<TraceEvent>? _inFlight;
+    private bool _unavailable;
+    private bool _spilling;
+
+    public TraceIngestor(ITraceStore store, TracesConfig options, string spoolDirectory, TimeProvider time, ILogger<TraceIngestor> logger)
+    {
+        _store = store;
+        _options = options;
+        _spool = new TraceSpool(spoolDirectory);
+        _time = time;
+        _logger = logger;
+        _written = _meter.CreateCounter<long>("gateway.traces.written", description: "Trace rows written to the store");
+        _spilled = _meter.CreateCounter<long>("gateway.traces.spilled", description: "Traces spilled to the on-disk spool while the store was away");
+        _failures = _meter.CreateCounter<long>("gateway.traces.store_failures", description: "Failed writes to the trace store");
+        _meter.CreateObservableGauge("gateway.traces.pending", () => Pending, description: "Traces accepted and not yet in the store");
+    }
+
+    // Raised after each successful batch with its row count (tests wait on it instead of sleeping).
+    public event Action<int>? Written;
+
+    // Raised when the store goes away (false) and when it is back (true).
+    public event Action<bool>? AvailabilityChanged;
+
+    public ITraceStore Store => _store;
+
+    // Completes once the store's schema is in place (the first thing the ingestor does).
+    public Task Ready => _ready.Task;
+
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TraceSpool Spool => _spool;
+
+    public long Pending
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _memory.Count + (_inFlight?.Count ?? 0) + _spool.Count;
+            }
+        }
+    }
+
+    public bool StoreUnavailable => _unavailable;
+
+    // Never waits on the store: memory first, then disk.
+    public void Accept(TraceEvent trace)
+    {
+        lock (_lock)
+        {
+            if (_memory.Count < _options.MemoryLimit)
+            {
+                _memory.Enqueue(trace);
+            }
+            else
+            {
+                _spool.Append([trace]);
+                _spilled.Add(1);
+                if (!_spilling)
+                {
+                    _spilling = true;
+                    TracesLog.Spilled(_logger, _spool.Count, _spool.DirectoryPath, _options.MemoryLimit);
+                }
+            }
+        }
+        if (_signal.CurrentCount == 0)
+        {
+            _signal.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await RetryAsync(async ct =>
+        {
+            await _store.MigrateAsync(ct);
+            TracesLog.Migrated(_logger, _store.GetType().Name);
+        }, 0, stoppingToken);
+        _ready.TrySetResult();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await ReplaySpoolAsync(stoppingToken);
+            var batch = await NextBatchAsync(stoppingToken);
+            if (batch.Count > 0)
+            {
+                await WriteAsync(batch, stoppingToken);
+            }
+        }
+    }
+
+    private async Task ReplaySpoolAsync(CancellationToken cancellationToken)
+    {
+        foreach (var file in _spool.SealedFiles())
+        {
+            var traces = TraceSpool.Read(file);
+            TracesLog.ReplayingSpool(_logger, traces.Count, Path.GetFileName(file));
+            foreach (var chunk in traces.Chunk(_options.BatchSize))
+            {
+                await WriteAsync([.. chunk], cancellationToken);
+            }
+            _spool.Delete(file, traces.Count);
+        }
+        lock (_lock)
+        {
+            _spilling = false;
+        }
+    }
+
+    // Up to batch_size traces; waits at most flush_milliseconds after the first one arrives.
+    private async Task<List<TraceEvent>> NextBatchAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            lock (_lock)
+            {
+                if (_memory.Count > 0 || _spool.Count > 0)
+                {
+                    break;
+                }
+            }
+            await _signal.WaitAsync(cancellationToken);
+        }
+        var deadline = _time.GetTimestamp();
+        while (true)
+        {
+            lock (_lock)
+            {
+                if (_memory.Count >= _options.BatchSize || _spool.Count > 0)
+                {
+                    break;
+                }
+            }
+            var left = TimeSpan.FromMilliseconds(_options.FlushMilliseconds) - _time.GetElapsedTime(deadline);
+            if (left <= TimeSpan.Zero || !await _signal.WaitAsync(left, cancellationToken))
+            {
+                break;
+            }
+        }
+        lock (_lock)
+        {
+            var batch = new List<TraceEvent>(Math.Min(_memory.Count, _options.BatchSize));
+            while (batch.Count < _options.BatchSize && _memory.TryDequeue(out var trace))
+            {
+                batch.Add(trace);
+            }
+            _inFlight = batch;
+            return batch;
+        }
+    }
+
+    private async Task WriteAsync(List<TraceEvent> batch, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            _inFlight = batch;
+        }
+        var token = BatchToken(batch);
+        var written = await RetryAsync(ct => _store.WriteAsync(batch, token, ct), batch.Count, cancellationToken, batch);
+        lock (_lock)
+        {
+            _inFlight = null;
+        }
+        if (written)
+        {
+            _written.Add(batch.Count);
+            Written?.Invoke(batch.Count);
+        }
+    }
+
+    // Retries transient failures until they pass (or the service stops); a batch the store keeps refusing
+    // for another reason goes to a dead-letter file after a few attempts instead of blocking the rest.
+    private async Task<bool> RetryAsync(Func<CancellationToken, Task> action, int count, CancellationToken cancellationToken, List<TraceEvent>? batch = null)
+    {
+        var delay = MinBackoff;
+        var refusals = 0;
+        while (true)
+        {
+            try
+            {
+                await action(cancellationToken);
+                if (_unavailable)
+                {
+                    _unavailable = false;
+                    TracesLog.StoreRecovered(_logger, Pending);
+                    AvailabilityChanged?.Invoke(true);
+                }
+                return true;
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                _failures.Add(1);
+                var error = Describe(e);
+                if (!IsTransient(e) && batch is not null && ++refusals >= PoisonAttempts)
+                {
+                    var file = DeadLetter(batch);
+                    TracesLog.DeadLettered(_logger, batch.Count, refusals, error, file);
+                    return false;
+                }
+                if (!_unavailable)
+                {
+                    _unavailable = true;
+                    AvailabilityChanged?.Invoke(false);
+                }
+                TracesLog.StoreUnavailable(_logger, error, Pending, (long)delay.TotalMilliseconds);
+                await Task.Delay(delay, _time, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, delay.Ticks * 2));
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception e) => e is HttpRequestException or IOException or TimeoutException or OperationCanceledException
+        || (e is SqliteException sqlite && sqlite.SqliteErrorCode is 5 or 6) || e.InnerException is HttpRequestException or IOException;
+
+    private static string Describe(Exception e) => e is HttpRequestException { HttpRequestError: var kind } ? $"{e.GetType().Name}: {kind}" : e.GetType().Name;
+
+    private string DeadLetter(List<TraceEvent> batch)
+    {
+        var directory = Path.Combine(_spool.DirectoryPath, "dead-letter");
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"{BatchToken(batch)}.spool");
+        using var file = File.Create(path);
+        foreach (var trace in batch)
+        {
+            Google.Protobuf.MessageExtensions.WriteDelimitedTo(trace, file);
+        }
+        return path;
+    }
+
+    // The same batch always gets the same token, so a retried insert that had in fact landed is dropped.
+    public static string BatchToken(IReadOnlyList<TraceEvent> batch)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var trace in batch)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(trace.RequestId));
+            hash.AppendData("\n"u8);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..32];
+    }
+
+    // Stopping: one more try at the store for what is left (no retries), the rest goes to the spool so that
+    // the next start replays it.
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        List<TraceEvent> left;
+        lock (_lock)
+        {
+            left = [.. _inFlight ?? [], .. _memory];
+            _memory.Clear();
+            _inFlight = null;
+        }
+        if (left.Count > 0 && !_unavailable)
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(5));
+            var done = 0;
+            try
+            {
+                foreach (var chunk in left.Chunk(_options.BatchSize))
+                {
+                    await _store.WriteAsync(chunk, BatchToken(chunk), deadline.Token);
+                    done += chunk.Length;
+                    _written.Add(chunk.Length);
+                    Written?.Invoke(chunk.Length);
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Whatever did not make it waits in the spool.
+            }
+            left = left.GetRange(done, left.Count - done);
+        }
+        if (left.Count > 0)
+        {
+            _spool.Append(left);
+        }
+        _spool.Dispose();
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _signal.Dispose();
+        _meter.Dispose();
+    }
+}

@@ -1,0 +1,347 @@
+using System.Globalization;
+using Gateway.Contracts.Traces.V1;
+using Google.Protobuf;
+using Microsoft.Data.Sqlite;
+
+namespace Gateway.Traces.Storage;
+
+// The embedded trace store: one row per request id (a replayed event replaces, never duplicates), the
+// whole event kept as protobuf next to the columns that queries filter and aggregate on.
+public sealed class SqliteTraceStore : ITraceStore
+{
+    private const int SchemaVersion = 2;
+
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    private SqliteTraceStore(string connectionString)
+    {
+        _connectionString = connectionString;
+    }
+
+    public static SqliteTraceStore Open(string uri)
+    {
+        var path = uri.StartsWith("sqlite://", StringComparison.Ordinal) ? uri["sqlite://".Length..] : uri;
+        if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } directory)
+        {
+            Directory.CreateDirectory(directory);
+        }
+        var store = new SqliteTraceStore(new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString());
+        store.Migrate();
+        return store;
+    }
+
+    public Task MigrateAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    // Version 1 kept team/model/provider/status; version 2 adds every column the API filters and aggregates
+    // on, filled from the stored events.
+    private void Migrate()
+    {
+        using var connection = Connect();
+        Execute(connection, """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS traces (
+                request_id TEXT PRIMARY KEY,
+                started_at INTEGER NOT NULL,
+                team TEXT NOT NULL,
+                model TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                status TEXT NOT NULL,
+                event BLOB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS traces_started_at ON traces (started_at);
+            """);
+        using var version = connection.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        if (Convert.ToInt32(version.ExecuteScalar(), CultureInfo.InvariantCulture) >= SchemaVersion)
+        {
+            return;
+        }
+        using var transaction = connection.BeginTransaction();
+        foreach (var column in new[] { "project TEXT NOT NULL DEFAULT ''", "user TEXT NOT NULL DEFAULT ''", "requested_model TEXT NOT NULL DEFAULT ''",
+                     "error_class TEXT NOT NULL DEFAULT ''", "prompt_name TEXT NOT NULL DEFAULT ''", "prompt_version INTEGER NOT NULL DEFAULT 0",
+                     "input_tokens INTEGER NOT NULL DEFAULT 0", "output_tokens INTEGER NOT NULL DEFAULT 0", "cost_usd REAL NOT NULL DEFAULT 0",
+                     "total_ms REAL NOT NULL DEFAULT 0", "overhead_ms REAL NOT NULL DEFAULT 0" })
+        {
+            if (!HasColumn(connection, column[..column.IndexOf(' ', StringComparison.Ordinal)]))
+            {
+                Execute(connection, $"ALTER TABLE traces ADD COLUMN {column}");
+            }
+        }
+        Execute(connection, "CREATE INDEX IF NOT EXISTS traces_team_started ON traces (team, started_at)");
+        var existing = new List<TraceEvent>();
+        using (var select = connection.CreateCommand())
+        {
+            select.CommandText = "SELECT event FROM traces";
+            using var reader = select.ExecuteReader();
+            while (reader.Read())
+            {
+                existing.Add(TraceEvent.Parser.ParseFrom((byte[])reader[0]));
+            }
+        }
+        foreach (var trace in existing)
+        {
+            using var upsert = Upsert(connection, trace);
+            upsert.ExecuteNonQuery();
+        }
+        Execute(connection, $"PRAGMA user_version = {SchemaVersion}");
+        transaction.Commit();
+    }
+
+    private static bool HasColumn(SqliteConnection connection, string name)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM pragma_table_info('traces') WHERE name = $name";
+        command.Parameters.AddWithValue("$name", name);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private SqliteConnection Connect()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        // WAL with NORMAL sync: commits survive a process crash; only an OS crash can lose the last few.
+        // FULL would fsync every trace and cap ingest at the disk's fsync rate.
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous = NORMAL;";
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    public Task WriteAsync(TraceEvent trace, CancellationToken cancellationToken) => WriteAsync([trace], "", cancellationToken);
+
+    public async Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = Connect();
+            await using var transaction = connection.BeginTransaction();
+            foreach (var trace in batch)
+            {
+                await using var command = Upsert(connection, trace);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static SqliteCommand Upsert(SqliteConnection connection, TraceEvent trace)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO traces (request_id, started_at, team, model, provider, status, event, project, user, requested_model,
+                                error_class, prompt_name, prompt_version, input_tokens, output_tokens, cost_usd, total_ms, overhead_ms)
+            VALUES ($id, $at, $team, $model, $provider, $status, $event, $project, $user, $requested, $error, $prompt, $version,
+                    $input, $output, $cost, $total, $overhead)
+            ON CONFLICT (request_id) DO UPDATE SET
+                started_at = excluded.started_at, team = excluded.team, model = excluded.model, provider = excluded.provider,
+                status = excluded.status, event = excluded.event, project = excluded.project, user = excluded.user,
+                requested_model = excluded.requested_model, error_class = excluded.error_class, prompt_name = excluded.prompt_name,
+                prompt_version = excluded.prompt_version, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+                cost_usd = excluded.cost_usd, total_ms = excluded.total_ms, overhead_ms = excluded.overhead_ms
+            """;
+        command.Parameters.AddWithValue("$id", trace.RequestId);
+        command.Parameters.AddWithValue("$at", TraceStoreNames.StartedMs(trace));
+        command.Parameters.AddWithValue("$team", trace.Principal?.Team ?? "");
+        command.Parameters.AddWithValue("$model", TraceStoreNames.ModelOf(trace));
+        command.Parameters.AddWithValue("$provider", trace.Provider);
+        command.Parameters.AddWithValue("$status", trace.Status);
+        command.Parameters.AddWithValue("$event", trace.ToByteArray());
+        command.Parameters.AddWithValue("$project", trace.Principal?.Project ?? "");
+        command.Parameters.AddWithValue("$user", trace.Principal?.User ?? "");
+        command.Parameters.AddWithValue("$requested", trace.RequestedModel);
+        command.Parameters.AddWithValue("$error", trace.ErrorClass);
+        command.Parameters.AddWithValue("$prompt", trace.PromptName);
+        command.Parameters.AddWithValue("$version", trace.PromptVersion);
+        command.Parameters.AddWithValue("$input", trace.Usage?.InputTokens ?? 0);
+        command.Parameters.AddWithValue("$output", trace.Usage?.OutputTokens ?? 0);
+        command.Parameters.AddWithValue("$cost", trace.CostUsd);
+        command.Parameters.AddWithValue("$total", trace.Latencies?.TotalMs ?? 0);
+        command.Parameters.AddWithValue("$overhead", trace.Latencies?.OverheadMs ?? 0);
+        return command;
+    }
+
+    public async Task<TraceEvent?> GetAsync(string requestId, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT event FROM traces WHERE request_id = $id";
+        command.Parameters.AddWithValue("$id", requestId);
+        return await command.ExecuteScalarAsync(cancellationToken) is byte[] bytes ? TraceEvent.Parser.ParseFrom(bytes) : null;
+    }
+
+    public async Task<List<TraceEvent>> RecentAsync(int limit, CancellationToken cancellationToken)
+        => [.. (await QueryAsync(new TraceFilter { Limit = limit }, cancellationToken)).Traces];
+
+    public async Task<TracePage> QueryAsync(TraceFilter filter, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        var where = Where(command, filter, withCursor: true);
+        var limit = filter.EffectiveLimit;
+        command.CommandText = $"SELECT event FROM traces {where} ORDER BY started_at DESC, request_id DESC LIMIT {(limit + 1).ToString(CultureInfo.InvariantCulture)}";
+        var traces = new List<TraceEvent>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var trace = TraceEvent.Parser.ParseFrom((byte[])reader[0]);
+                trace.RequestBody = "";
+                trace.ResponseBody = "";
+                traces.Add(trace);
+            }
+        }
+        string? next = null;
+        if (traces.Count > limit)
+        {
+            traces.RemoveAt(limit);
+            var last = traces[^1];
+            next = new TraceCursor(TraceStoreNames.StartedMs(last), last.RequestId).Encode();
+        }
+        return new TracePage(traces, next);
+    }
+
+    public async Task<IReadOnlyList<SeriesPoint>> SeriesAsync(TraceFilter filter, TraceGroup groupBy, TimeSpan bucket, CancellationToken cancellationToken)
+    {
+        var bucketMs = Math.Max(1000, (long)bucket.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        var where = Where(command, filter, withCursor: false);
+        command.CommandText = $"""
+            SELECT (started_at / {bucketMs}) * {bucketMs} AS bucket, {TraceStoreNames.GroupColumn(groupBy)} AS g,
+                   count(*), sum(status != 'ok'), sum(input_tokens), sum(output_tokens), sum(cost_usd)
+            FROM traces {where} GROUP BY bucket, g ORDER BY bucket, g
+            """;
+        var points = new List<SeriesPoint>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            points.Add(new SeriesPoint(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)), reader.GetString(1), reader.GetInt64(2),
+                reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetDouble(6)));
+        }
+        return points;
+    }
+
+    public async Task<IReadOnlyList<LatencyRow>> LatencyAsync(TraceFilter filter, TraceGroup groupBy, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        var where = Where(command, filter, withCursor: false);
+        command.CommandText = $"SELECT {TraceStoreNames.GroupColumn(groupBy)}, status, total_ms, overhead_ms, cost_usd FROM traces {where}";
+        var groups = new Dictionary<string, (List<double> Total, List<double> Overhead, long Errors, double Cost)>(StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = reader.GetString(0);
+                if (!groups.TryGetValue(key, out var group))
+                {
+                    group = ([], [], 0, 0);
+                }
+                group.Total.Add(reader.GetDouble(2));
+                group.Overhead.Add(reader.GetDouble(3));
+                groups[key] = (group.Total, group.Overhead, group.Errors + (reader.GetString(1) == "ok" ? 0 : 1), group.Cost + reader.GetDouble(4));
+            }
+        }
+        return [.. groups
+            .Select(g => new LatencyRow(g.Key, g.Value.Total.Count, g.Value.Errors, (double)g.Value.Errors / g.Value.Total.Count,
+                Quantile(g.Value.Total, 0.5), Quantile(g.Value.Total, 0.95), Quantile(g.Value.Overhead, 0.5), g.Value.Cost))
+            .OrderByDescending(r => r.Requests).ThenBy(r => r.Group, StringComparer.Ordinal)];
+    }
+
+    // The same rule as ClickHouse's quantileExactLow, so both stores answer alike.
+    internal static double Quantile(List<double> values, double level)
+    {
+        values.Sort();
+        var n = values.Count;
+        var index = level == 0.5 ? (n % 2 == 0 ? n / 2 - 1 : n / 2) : Math.Min(n - 1, (int)(level * n));
+        return values[Math.Max(0, index)];
+    }
+
+    public async Task<long> CountAsync(TraceFilter filter, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT count(*) FROM traces {Where(command, filter, withCursor: false)}";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+
+    private static string Where(SqliteCommand command, TraceFilter filter, bool withCursor)
+    {
+        var clauses = new List<string>();
+        void Add(string clause, string name, object value)
+        {
+            clauses.Add(clause);
+            command.Parameters.AddWithValue(name, value);
+        }
+        if (filter.From is { } from)
+        {
+            Add("started_at >= $from", "$from", from.ToUnixTimeMilliseconds());
+        }
+        if (filter.To is { } to)
+        {
+            Add("started_at < $to", "$to", to.ToUnixTimeMilliseconds());
+        }
+        if (filter.Team is { Length: > 0 } team)
+        {
+            Add("team = $team", "$team", team);
+        }
+        if (filter.Project is { Length: > 0 } project)
+        {
+            Add("project = $project", "$project", project);
+        }
+        if (filter.User is { Length: > 0 } user)
+        {
+            Add("user = $user", "$user", user);
+        }
+        if (filter.Model is { Length: > 0 } model)
+        {
+            Add("(model = $model OR requested_model = $model)", "$model", model);
+        }
+        if (filter.Provider is { Length: > 0 } provider)
+        {
+            Add("provider = $provider", "$provider", provider);
+        }
+        if (filter.Status is { Length: > 0 } status)
+        {
+            Add("status = $status", "$status", status);
+        }
+        if (filter.ErrorClass is { Length: > 0 } errorClass)
+        {
+            Add("error_class = $error_class", "$error_class", errorClass);
+        }
+        if (filter.PromptName is { Length: > 0 } promptName)
+        {
+            Add("prompt_name = $prompt_name", "$prompt_name", promptName);
+        }
+        if (filter.PromptVersion is { } promptVersion)
+        {
+            Add("prompt_version = $prompt_version", "$prompt_version", promptVersion);
+        }
+        if (withCursor && TraceCursor.Decode(filter.Cursor) is { } cursor)
+        {
+            clauses.Add("(started_at < $cursor_ms OR (started_at = $cursor_ms AND request_id < $cursor_id))");
+            command.Parameters.AddWithValue("$cursor_ms", cursor.StartedAtMs);
+            command.Parameters.AddWithValue("$cursor_id", cursor.RequestId);
+        }
+        return clauses.Count == 0 ? "" : "WHERE " + string.Join(" AND ", clauses);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _writeLock.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

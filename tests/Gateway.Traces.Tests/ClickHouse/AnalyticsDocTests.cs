@@ -1,0 +1,41 @@
+using System.Text.RegularExpressions;
+using Gateway.Traces.Ingest;
+using Gateway.Traces.Storage;
+
+namespace Gateway.Traces.Tests.ClickHouse;
+
+// Every query in docs/analytics.md runs against the schema, with data in it.
+public sealed partial class AnalyticsDocTests(ChdbFixture chdb)
+{
+    [GeneratedRegex("```sql\\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex SqlBlock();
+
+    public static TheoryData<int> Queries() => [.. Enumerable.Range(0, ExampleQueries().Count)];
+
+    private static List<string> ExampleQueries()
+    {
+        var doc = Path.Combine(ChdbServer.ToolsDirectory()!, "..", "..", "docs", "analytics.md");
+        return [.. SqlBlock().Matches(File.ReadAllText(doc)).SelectMany(m => ClickHouseTraceStore.Statements(m.Groups[1].Value))];
+    }
+
+    [Fact]
+    public void AnalyticsDoc_HasAtLeastTenQueries() => Assert.True(ExampleQueries().Count >= 10);
+
+    [Theory]
+    [MemberData(nameof(Queries))]
+    public async Task AnalyticsDoc_Query_RunsAgainstTheSchema(int index)
+    {
+        await using var store = await chdb.NewStoreAsync();
+        // Recent data, so the "last day" queries return rows too.
+        var traces = TraceData.Make(200, "doc");
+        var shift = TimeProvider.System.GetUtcNow().AddHours(-2) - TraceData.Start;
+        foreach (var trace in traces)
+        {
+            trace.StartedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(trace.StartedAt.ToDateTimeOffset() + shift);
+        }
+        await store.WriteAsync(traces, TraceIngestor.BatchToken(traces), TestContext.Current.CancellationToken);
+        var sql = ExampleQueries()[index].Replace("gateway.", "{database}.", StringComparison.Ordinal);
+        var rows = await store.RawAsync(sql, TestContext.Current.CancellationToken);
+        Assert.NotEmpty(rows);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Gateway.Common.Configuration;
+using Gateway.Contracts.Traces.V1;
+using Gateway.Traces.Ingest;
+using Gateway.Traces.Storage;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.Traces.Tests.Ingest;
+
+// The traces service as a mesh app: it answers the sidecar's /dapr/subscribe and accepts the CloudEvents the
+// sidecar delivers (protobuf in data_base64, or protobuf JSON in data); malformed events are dropped, not retried.
+public sealed class DaprSubscriptionTests : IAsyncLifetime
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "gateway-dapr-tests", Guid.NewGuid().ToString("N"));
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        var port = FreePort.Get();
+        var config = new GatewayConfig
+        {
+            Storage = new StorageConfig { Traces = $"sqlite://{_directory}/traces.db" },
+            Traces = new TracesConfig { FlushMilliseconds = 10 },
+        };
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddGrpc();
+        builder.Services.AddTraces(config);
+        _app = builder.Build();
+        _app.MapTraces();
+        await _app.StartAsync(Ct);
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Subscribe_ListsTheTracesTopic()
+    {
+        using var doc = JsonDocument.Parse(await _http.GetStringAsync(new Uri("/dapr/subscribe", UriKind.Relative), Ct));
+        var subscription = Assert.Single(doc.RootElement.EnumerateArray());
+        Assert.Equal("pubsub", subscription.GetProperty("pubsubname").GetString());
+        Assert.Equal("traces", subscription.GetProperty("topic").GetString());
+        Assert.Equal("/events/traces", subscription.GetProperty("route").GetString());
+    }
+
+    [Fact]
+    public async Task CloudEvents_ProtobufAndJsonPayloads_StoredOnce()
+    {
+        var traces = TraceData.Make(3, "dapr");
+        var ingestor = _app.Services.GetRequiredService<TraceIngestor>();
+        var store = _app.Services.GetRequiredService<ITraceStore>();
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var count = 0;
+        ingestor.Written += n =>
+        {
+            if (Interlocked.Add(ref count, n) >= 3)
+            {
+                written.TrySetResult();
+            }
+        };
+        object Envelope(string id) => new { specversion = "1.0", type = "com.dapr.event.sent", source = "router", id, topic = "traces", pubsubname = "pubsub" };
+
+        // As the sidecar delivers what DaprClient.PublishByteEventAsync(..., "application/protobuf") sent.
+        var binary = JsonSerializer.SerializeToElement(Envelope("e1")).ToString()!.TrimEnd('}')
+            + $",\"datacontenttype\":\"application/protobuf\",\"data_base64\":\"{Convert.ToBase64String(traces[0].ToByteArray())}\"}}";
+        // As it delivers a JSON payload (protobuf JSON of the event).
+        var json = JsonSerializer.SerializeToElement(Envelope("e2")).ToString()!.TrimEnd('}')
+            + $",\"datacontenttype\":\"application/json\",\"data\":{JsonFormatter.Default.Format(traces[1])}}}";
+        var redelivered = binary;
+        var asString = JsonSerializer.SerializeToElement(Envelope("e3")).ToString()!.TrimEnd('}')
+            + $",\"datacontenttype\":\"application/json\",\"data\":{JsonSerializer.Serialize(JsonFormatter.Default.Format(traces[2]))}}}";
+        foreach (var body in new[] { binary, json, redelivered, asString })
+        {
+            using var response = await _http.PostAsync(new Uri("/events/traces", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/cloudevents+json"), Ct);
+            response.EnsureSuccessStatusCode();
+            Assert.Equal("SUCCESS", (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("status").GetString());
+        }
+        await written.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+
+        foreach (var trace in traces)
+        {
+            Assert.Equal(trace, await store.GetAsync(trace.RequestId, Ct));
+        }
+        Assert.Equal(3, await store.CountAsync(new TraceFilter(), Ct));
+    }
+
+    [Fact]
+    public async Task CloudEvent_Malformed_Dropped()
+    {
+        foreach (var body in new[] { "{\"specversion\":\"1.0\",\"data_base64\":\"%%%\"}", "{\"specversion\":\"1.0\"}", "not json" })
+        {
+            using var response = await _http.PostAsync(new Uri("/events/traces", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/cloudevents+json"), Ct);
+            response.EnsureSuccessStatusCode();
+            Assert.Equal("DROP", (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("status").GetString());
+        }
+    }
+}
