@@ -7,7 +7,7 @@ namespace Gateway.Common.Configuration;
 // Semantic checks after binding: names are names, references resolve, addresses parse, every key can
 // authenticate. A message may quote a value only as written in the file (`substituted` maps the key paths
 // whose value came from the environment to that text), never a value a variable held.
-internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<string, string> substituted)
+internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<string, string> substituted)
 {
     public static readonly IReadOnlyList<string> ProviderKinds = ["openai", "azure-openai", "anthropic", "gemini"];
 
@@ -25,6 +25,7 @@ internal sealed class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<
         ValidateModels();
         ValidateKeys();
         ValidateServices();
+        ValidateMcp();
         return _errors;
     }
 

@@ -13,6 +13,7 @@ public sealed record GatewayConfig
     public Dictionary<string, ModelConfig> Models { get; init; } = new(StringComparer.Ordinal);
     public List<KeyConfig> Keys { get; init; } = [];
     public ServicesConfig Services { get; init; } = new();
+    public McpConfig Mcp { get; init; } = new();
 }
 
 public sealed record ServerConfig
