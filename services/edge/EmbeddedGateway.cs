@@ -3,6 +3,7 @@ using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
 using Gateway.Common.Hosting;
 using Gateway.Contracts.Inference.V1;
+using Gateway.Edge.Admin;
 using Gateway.Edge.Anthropic;
 using Gateway.Edge.Http;
 using Gateway.Edge.OpenAi;
@@ -65,6 +66,8 @@ public static class EmbeddedGateway
             // Only the public Inference API is served on the gRPC port; guard, budget and prompts are
             // in-process calls here and must not be reachable from outside.
             endpoints.MapRouter();
+            endpoints.MapMcpGateway();
+            endpoints.MapMcpAdmin();
         }
         endpoints.Map("/v1/{**path}", async context =>
         {

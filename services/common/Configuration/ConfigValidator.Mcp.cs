@@ -178,3 +178,15 @@ internal sealed partial class ConfigValidator
         => name.Length is > 0 and <= 32 && char.IsAsciiLetterOrDigit(name[0]) && !name.Contains("__", StringComparison.Ordinal)
             && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 }
+
+internal sealed partial class ConfigValidator
+{
+    // Checks one MCP server registered at runtime (admin API) with the rules the file uses.
+    public static List<ConfigError> ValidateRuntimeMcpServer(string name, McpServerConfig server)
+    {
+        var config = new GatewayConfig { Mcp = new McpConfig { Servers = { [name] = server } } };
+        var validator = new ConfigValidator(config, new Dictionary<string, string>(StringComparer.Ordinal));
+        validator.ValidateMcp();
+        return validator._errors;
+    }
+}
