@@ -24,6 +24,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
     private readonly SemaphoreSlim _discovery = new(1, 1);
     private readonly ConcurrentDictionary<long, RelayTarget> _inFlight = new();
     private long _callIds;
+    private int _disposed;
     private Task? _run;
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -178,12 +179,10 @@ public sealed class UpstreamConnection : IAsyncDisposable
                     new(NotificationMethods.ToolListChangedNotification, (_, _) => ListChanged()),
                     new(NotificationMethods.PromptListChangedNotification, (_, _) => ListChanged()),
                     new(NotificationMethods.ResourceListChangedNotification, (_, _) => ListChanged()),
-                    new(NotificationMethods.ProgressNotification, (n, _) => RelayProgress(n)),
-                    new(NotificationMethods.LoggingMessageNotification, (n, _) => RelayLog(n)),
                 ],
             },
         };
-        return await McpClient.CreateAsync(transport, options, _loggers, cancellationToken);
+        return await McpClient.CreateAsync(new ObservedClientTransport(transport, Observe), options, _loggers, cancellationToken);
     }
 
     private ValueTask ListChanged()
@@ -263,6 +262,18 @@ public sealed class UpstreamConnection : IAsyncDisposable
         }
     }
 
+    private void Observe(JsonRpcMessage message)
+    {
+        if (message is JsonRpcNotification { Method: NotificationMethods.ProgressNotification } progress)
+        {
+            RelayProgress(progress);
+        }
+        else if (message is JsonRpcNotification { Method: NotificationMethods.LoggingMessageNotification } log)
+        {
+            RelayLog(log);
+        }
+    }
+
     private ValueTask RelayProgress(JsonRpcNotification notification)
     {
         var progress = notification.Params?.Deserialize<ProgressNotificationParams>(McpJsonUtilities.DefaultOptions);
@@ -270,7 +281,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
         {
             return ValueTask.CompletedTask;
         }
-        var token = progress.ProgressToken.ToString();
+        var token = progress.ProgressToken.Token?.ToString();
         foreach (var target in _inFlight.Values)
         {
             if (target.UpstreamToken == token)
@@ -342,6 +353,10 @@ public sealed class UpstreamConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stop.CancelAsync();
         if (_run is not null)
         {
