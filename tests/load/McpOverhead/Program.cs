@@ -30,7 +30,7 @@ upstream.BeginOutputReadLine();
 await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
 const string key = "bench-key-0123456789abcdef";
-await using var gateway = await TestGateway.StartAsync($$"""
+var gateway = await TestGateway.StartAsync($$"""
     keys:
       - { name: bench, key: "{{key}}", team: bench, roles: [agent] }
     mcp:
@@ -44,46 +44,58 @@ await using var gateway = await TestGateway.StartAsync($$"""
 
 try
 {
-    var direct = await MeasureAsync(new Uri($"http://127.0.0.1:{port}/mcp"), null, "echo");
-    var viaGateway = await MeasureAsync(new Uri(gateway.HttpBase, "/mcp"), key, "everything__echo");
-    Console.WriteLine($"tools/call echo, {calls} sequential calls after {warmup} warm-up, one client, loopback");
+    // Both clients stay open; blocks of calls alternate between them so drift on a shared machine (other
+    // processes, JIT tiering, GC) lands on both sides equally.
+    await using var direct = await ConnectAsync(new Uri($"http://127.0.0.1:{port}/mcp"), null);
+    await using var viaGateway = await ConnectAsync(new Uri(gateway.HttpBase, "/mcp"), key);
+    await RunAsync(direct, "echo", warmup, null);
+    await RunAsync(viaGateway, "everything__echo", warmup, null);
+    var directSamples = new List<double>(calls);
+    var gatewaySamples = new List<double>(calls);
+    const int rounds = 20;
+    for (var round = 0; round < rounds; round++)
+    {
+        await RunAsync(direct, "echo", calls / rounds, directSamples);
+        await RunAsync(viaGateway, "everything__echo", calls / rounds, gatewaySamples);
+    }
+    var d = directSamples.Order().ToArray();
+    var g = gatewaySamples.Order().ToArray();
+    Console.WriteLine($"tools/call echo, {d.Length} sequential calls per side after {warmup} warm-up, alternating blocks of {calls / rounds}, loopback");
     Console.WriteLine($"{"",-10}{"p50 ms",10}{"p90 ms",10}{"p99 ms",10}");
-    Print("direct", direct);
-    Print("gateway", viaGateway);
-    Console.WriteLine($"{"added",-10}{P(viaGateway, 0.50) - P(direct, 0.50),10:F3}{P(viaGateway, 0.90) - P(direct, 0.90),10:F3}{P(viaGateway, 0.99) - P(direct, 0.99),10:F3}");
+    Print("direct", d);
+    Print("gateway", g);
+    Console.WriteLine($"{"added",-10}{P(g, 0.50) - P(d, 0.50),10:F3}{P(g, 0.90) - P(d, 0.90),10:F3}{P(g, 0.99) - P(d, 0.99),10:F3}");
 }
 finally
 {
+    await gateway.DisposeAsync();
     upstream.Kill(entireProcessTree: true);
 }
 
-async Task<double[]> MeasureAsync(Uri endpoint, string? bearer, string tool)
+static async Task<McpClient> ConnectAsync(Uri endpoint, string? bearer)
 {
     var headers = new Dictionary<string, string>();
     if (bearer is not null)
     {
         headers["Authorization"] = "Bearer " + bearer;
     }
-    await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+    return await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
     {
         Endpoint = endpoint,
         TransportMode = HttpTransportMode.StreamableHttp,
         AdditionalHeaders = headers,
     }));
+}
+
+static async Task RunAsync(McpClient client, string tool, int count, List<double>? samples)
+{
     var arguments = new Dictionary<string, object?> { ["message"] = "ping" };
-    for (var i = 0; i < warmup; i++)
-    {
-        await client.CallToolAsync(tool, arguments);
-    }
-    var samples = new double[calls];
-    for (var i = 0; i < calls; i++)
+    for (var i = 0; i < count; i++)
     {
         var started = Stopwatch.GetTimestamp();
         await client.CallToolAsync(tool, arguments);
-        samples[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        samples?.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
-    Array.Sort(samples);
-    return samples;
 }
 
 static double P(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
