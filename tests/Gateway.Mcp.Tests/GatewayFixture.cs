@@ -226,6 +226,31 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
     }
 
     [Fact]
+    public async Task Elicitation_FromUpstream_IsRelayedToTheCallingClient()
+    {
+        McpServers.Require();
+        var asked = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = new McpClientOptions
+        {
+            Capabilities = new ModelContextProtocol.Protocol.ClientCapabilities { Elicitation = new() { Form = new() } },
+            Handlers = new McpClientHandlers
+            {
+                ElicitationHandler = (request, _) =>
+                {
+                    asked.TrySetResult(request?.Message);
+                    return ValueTask.FromResult(new ModelContextProtocol.Protocol.ElicitResult { Action = "decline" });
+                },
+            },
+        };
+        await using var client = await McpServers.ConnectAsync(fixture.Gateway, McpServers.AdminRoleKey, options: options);
+
+        var result = await client.CallToolAsync("everything__trigger-elicitation-request", cancellationToken: Ct);
+
+        Assert.False(string.IsNullOrEmpty(await asked.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct)));
+        Assert.Contains("declined", Text(result));
+    }
+
+    [Fact]
     public async Task Admin_Servers_ShowHealthAndCatalogue()
     {
         McpServers.Require();
