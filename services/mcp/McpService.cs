@@ -22,8 +22,6 @@ public static class McpService
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<KeyAuthenticator>();
         services.AddHttpClient<OidcTokenValidator>(client => client.Timeout = TimeSpan.FromSeconds(10));
-        // The SDK logs every request at Information; the gateway's own audit covers tool calls.
-        services.AddLogging(logging => logging.AddFilter("ModelContextProtocol", LogLevel.Warning));
         services.AddSingleton<McpAuditStore>();
         services.AddSingleton<ToolCatalog>();
         services.AddSingleton<McpPolicy>();

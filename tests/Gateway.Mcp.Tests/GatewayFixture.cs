@@ -187,20 +187,44 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
         Assert.Contains("virtual", Text(echo));
     }
 
+    // Read from the wire: the SDK client dispatches notifications concurrently and drops progress that it
+    // handles after the result, so only the raw SSE stream shows the order the gateway sent.
     [Fact]
-    public async Task Progress_FromUpstream_ArrivesInOrderBeforeTheResult()
+    public async Task Progress_FromUpstream_ArrivesOnTheWireInOrderBeforeTheResult()
     {
         McpServers.Require();
-        await using var client = await McpServers.ConnectAsync(fixture.Gateway, McpServers.AdminRoleKey);
-        var progress = new Recorder();
+        using var http = new HttpClient { BaseAddress = fixture.Gateway.HttpBase };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", McpServers.AdminRoleKey);
+        http.DefaultRequestHeaders.Accept.ParseAdd("application/json, text/event-stream");
+        using var initialize = await http.PostAsync("/mcp", Json("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"""), Ct);
+        initialize.EnsureSuccessStatusCode();
+        http.DefaultRequestHeaders.Add("Mcp-Session-Id", initialize.Headers.GetValues("Mcp-Session-Id").Single());
+        http.DefaultRequestHeaders.Add("MCP-Protocol-Version", "2025-06-18");
+        using var initialized = await http.PostAsync("/mcp", Json("""{"jsonrpc":"2.0","method":"notifications/initialized"}"""), Ct);
 
-        var result = await client.CallToolAsync("everything__trigger-long-running-operation",
-            new Dictionary<string, object?> { ["duration"] = 0.5, ["steps"] = 5 }, progress, cancellationToken: Ct);
+        using var call = await http.PostAsync("/mcp", Json("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"everything__trigger-long-running-operation","arguments":{"duration":0.5,"steps":5},"_meta":{"progressToken":"p-1"}}}"""), Ct);
+        var messages = new List<JsonElement>();
+        using var reader = new StreamReader(await call.Content.ReadAsStreamAsync(Ct));
+        while (await reader.ReadLineAsync(Ct) is { } line)
+        {
+            if (line.StartsWith("data:", StringComparison.Ordinal) && line.Length > 5)
+            {
+                var message = JsonSerializer.Deserialize<JsonElement>(line[5..]);
+                messages.Add(message);
+                if (message.TryGetProperty("id", out _))
+                {
+                    break;
+                }
+            }
+        }
 
-        Assert.Contains("completed", Text(result));
-        await progress.Count(5).WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        Assert.Equal([1, 2, 3, 4, 5], progress.Values.Select(v => (int)v.Progress).ToArray());
+        var progress = messages.Where(m => m.TryGetProperty("method", out var method) && method.GetString() == "notifications/progress").ToList();
+        Assert.Equal([1, 2, 3, 4, 5], progress.Select(m => m.GetProperty("params").GetProperty("progress").GetInt32()).ToArray());
+        Assert.All(progress, m => Assert.Equal("p-1", m.GetProperty("params").GetProperty("progressToken").GetString()));
+        Assert.Contains("completed", messages[^1].GetProperty("result").GetRawText());
     }
+
+    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
 
     [Fact]
     public async Task Sampling_FromUpstream_IsRelayedToTheCallingClient()
@@ -326,48 +350,4 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
 
     internal static IDictionary<string, JsonElement> Args(object value)
         => JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(JsonSerializer.Serialize(value))!;
-
-    private sealed class Recorder : IProgress<ProgressNotificationValue>
-    {
-        private readonly Lock _gate = new();
-        private readonly List<ProgressNotificationValue> _values = [];
-        private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
-
-        public IReadOnlyList<ProgressNotificationValue> Values
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return [.. _values];
-                }
-            }
-        }
-
-        public void Report(ProgressNotificationValue value)
-        {
-            lock (_gate)
-            {
-                _values.Add(value);
-                foreach (var (count, done) in _waiters.Where(w => _values.Count >= w.Count))
-                {
-                    done.TrySetResult();
-                }
-            }
-        }
-
-        public Task Count(int count)
-        {
-            lock (_gate)
-            {
-                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                if (_values.Count >= count)
-                {
-                    done.TrySetResult();
-                }
-                _waiters.Add((count, done));
-                return done.Task;
-            }
-        }
-    }
 }
