@@ -314,6 +314,40 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
         Assert.Equal(fixture.Gateway.HttpBase.ToString().TrimEnd('/') + "/mcp", metadata.GetProperty("resource").GetString());
     }
 
+    [Theory]
+    [InlineData("GET", "/mcp")]
+    [InlineData("DELETE", "/mcp")]
+    [InlineData("POST", "/mcp/everything-only")]
+    [InlineData("GET", "/mcp/everything-only")]
+    public async Task Mcp_EveryMethodAndEndpointWithoutCredentials_Is401(string method, string path)
+    {
+        McpServers.Require();
+        using var http = new HttpClient { BaseAddress = fixture.Gateway.HttpBase };
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        request.Headers.Add("Mcp-Session-Id", "some-session");
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        if (method == "POST")
+        {
+            request.Content = Json("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""");
+        }
+
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Mcp_UnknownVirtualServer_Is404()
+    {
+        McpServers.Require();
+        using var http = new HttpClient { BaseAddress = fixture.Gateway.HttpBase };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", McpServers.AdminRoleKey);
+
+        using var response = await http.PostAsync("/mcp/nope", Json("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}"""), Ct);
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+    }
+
     [Fact]
     public async Task Mcp_ForeignOrigin_Is403()
     {
