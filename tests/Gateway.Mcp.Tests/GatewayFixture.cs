@@ -193,6 +193,28 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
     public async Task Progress_FromUpstream_ArrivesOnTheWireInOrderBeforeTheResult()
     {
         McpServers.Require();
+        var messages = await RawCallAsync("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"everything__trigger-long-running-operation","arguments":{"duration":0.5,"steps":5},"_meta":{"progressToken":"p-1"}}}""");
+
+        var progress = messages.Where(m => m.TryGetProperty("method", out var method) && method.GetString() == "notifications/progress").ToList();
+        Assert.Equal([1, 2, 3, 4, 5], progress.Select(m => m.GetProperty("params").GetProperty("progress").GetInt32()).ToArray());
+        Assert.All(progress, m => Assert.Equal("p-1", m.GetProperty("params").GetProperty("progressToken").GetString()));
+        Assert.Contains("completed", messages[^1].GetProperty("result").GetRawText());
+    }
+
+    [Fact]
+    public async Task Logging_FromUpstreamDuringACall_ArrivesOnTheWireInOrderBeforeTheResult()
+    {
+        McpServers.Require();
+        var messages = await RawCallAsync("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"fixture__chatty","arguments":{}}}""");
+
+        var logs = messages.Where(m => m.TryGetProperty("method", out var method) && method.GetString() == "notifications/message").ToList();
+        Assert.Equal(["step 1", "step 2", "step 3"], logs.Select(m => m.GetProperty("params").GetProperty("data").GetString()!).ToArray());
+        Assert.Contains("done", messages[^1].GetProperty("result").GetRawText());
+    }
+
+    // One tools/call over raw Streamable HTTP; the messages of its SSE response in wire order, the result last.
+    private async Task<List<JsonElement>> RawCallAsync(string call)
+    {
         using var http = new HttpClient { BaseAddress = fixture.Gateway.HttpBase };
         http.DefaultRequestHeaders.Authorization = new("Bearer", McpServers.AdminRoleKey);
         http.DefaultRequestHeaders.Accept.ParseAdd("application/json, text/event-stream");
@@ -201,10 +223,9 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
         http.DefaultRequestHeaders.Add("Mcp-Session-Id", initialize.Headers.GetValues("Mcp-Session-Id").Single());
         http.DefaultRequestHeaders.Add("MCP-Protocol-Version", "2025-06-18");
         using var initialized = await http.PostAsync("/mcp", Json("""{"jsonrpc":"2.0","method":"notifications/initialized"}"""), Ct);
-
-        using var call = await http.PostAsync("/mcp", Json("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"everything__trigger-long-running-operation","arguments":{"duration":0.5,"steps":5},"_meta":{"progressToken":"p-1"}}}"""), Ct);
+        using var response = await http.PostAsync("/mcp", Json(call), Ct);
         var messages = new List<JsonElement>();
-        using var reader = new StreamReader(await call.Content.ReadAsStreamAsync(Ct));
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
         while (await reader.ReadLineAsync(Ct) is { } line)
         {
             if (line.StartsWith("data:", StringComparison.Ordinal) && line.Length > 5)
@@ -217,11 +238,7 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
                 }
             }
         }
-
-        var progress = messages.Where(m => m.TryGetProperty("method", out var method) && method.GetString() == "notifications/progress").ToList();
-        Assert.Equal([1, 2, 3, 4, 5], progress.Select(m => m.GetProperty("params").GetProperty("progress").GetInt32()).ToArray());
-        Assert.All(progress, m => Assert.Equal("p-1", m.GetProperty("params").GetProperty("progressToken").GetString()));
-        Assert.Contains("completed", messages[^1].GetProperty("result").GetRawText());
+        return messages;
     }
 
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");

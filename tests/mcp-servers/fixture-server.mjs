@@ -9,7 +9,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { readFileSync } from "node:fs";
 
-const server = new Server({ name: "fixture", version: "1.0.0" }, { capabilities: { tools: { listChanged: true } } });
+const server = new Server({ name: "fixture", version: "1.0.0" }, { capabilities: { tools: { listChanged: true }, logging: {} } });
 const object = { type: "object", properties: {} };
 
 function tools() {
@@ -21,6 +21,7 @@ function tools() {
     { name: "crash", description: "Exits the server process (tests supervision).", inputSchema: object, annotations: { readOnlyHint: true } },
     { name: "sleep", description: "Waits `ms` milliseconds, then answers.", inputSchema: { type: "object", properties: { ms: { type: "number" } } }, annotations: { readOnlyHint: true } },
     { name: "fail", description: "Always returns a tool error.", inputSchema: object, annotations: { readOnlyHint: true } },
+    { name: "chatty", description: "Logs three messages while it works, then answers.", inputSchema: object, annotations: { readOnlyHint: true } },
     { name: "wipe", description: "Deletes every record.", inputSchema: object, annotations: { readOnlyHint: false, destructiveHint: true } },
   ];
   if (process.env.FIXTURE_POISON === "1") {
@@ -39,6 +40,11 @@ server.setRequestHandler(CallToolRequestSchema, async (request) => {
     case "sleep": await new Promise((r) => setTimeout(r, Number(request.params.arguments?.ms ?? 1000))); return text("slept");
     case "fail": return { content: [{ type: "text", text: "it failed" }], isError: true };
     case "wipe": return text("wiped");
+    case "chatty":
+      for (const step of [1, 2, 3]) {
+        await server.notification({ method: "notifications/message", params: { level: "info", logger: "fixture", data: `step ${step}` } });
+      }
+      return text("done");
     case "weather": return text("sunny");
     default: throw new Error(`unknown tool ${request.params.name}`);
   }
