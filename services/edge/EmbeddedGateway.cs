@@ -76,6 +76,8 @@ public static class EmbeddedGateway
             // Only the public Inference API is served on the gRPC port; guard, budget and prompts are
             // in-process calls here and must not be reachable from outside.
             endpoints.MapRouter();
+            endpoints.MapMcpGateway();
+            endpoints.MapMcpAdmin();
             endpoints.MapAdminRouting();
             // The trace store lives in this process: the admin trace API and the dashboard read it.
             endpoints.MapTracesAdmin();

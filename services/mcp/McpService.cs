@@ -1,6 +1,15 @@
 using Gateway.Common.Configuration;
+using Gateway.Common.Security;
 using Gateway.Contracts.Mcp.V1;
+using Gateway.Mcp.Audit;
+using Gateway.Mcp.Catalog;
+using Gateway.Mcp.Http;
+using Gateway.Mcp.Policy;
+using Gateway.Mcp.Upstreams;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Protocol;
 
 namespace Gateway.Mcp;
 
@@ -8,18 +17,91 @@ public sealed class McpMarker;
 
 public static class McpService
 {
-    public static IServiceCollection AddMcp(this IServiceCollection services, GatewayConfig config) => services;
+    public static IServiceCollection AddMcp(this IServiceCollection services, GatewayConfig config)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<KeyAuthenticator>();
+        services.AddHttpClient<OidcTokenValidator>(client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<McpAuditStore>();
+        services.AddSingleton<ToolCatalog>();
+        services.AddSingleton<McpPolicy>();
+        services.AddSingleton<McpRedactor>();
+        services.AddSingleton<UpstreamRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<UpstreamRegistry>());
+        services.AddSingleton<McpGateway>();
+        services.AddMcpServer(options =>
+            {
+                options.ServerInfo = new Implementation { Name = "ai-gateway", Version = "1.0.0" };
+                options.Capabilities = new ServerCapabilities
+                {
+                    Tools = new ToolsCapability { ListChanged = true },
+                    Logging = new LoggingCapability(),
+                };
+            })
+            .WithHttpTransport(options =>
+            {
+                // Stateful sessions: sampling, elicitation, progress and logging from upstreams are relayed
+                // to the session that made the call.
+                options.Stateless = false;
+                options.ConfigureSessionOptions = (context, server, _) =>
+                {
+                    var gateway = context.RequestServices.GetRequiredService<McpGateway>();
+                    var virtualName = context.Request.RouteValues.TryGetValue("virtual", out var value) ? value as string : null;
+                    server.Handlers.ListToolsHandler = (request, _) => gateway.ListToolsAsync(virtualName, request);
+                    server.Handlers.CallToolHandler = (request, cancellationToken) => gateway.CallToolAsync(virtualName, request, cancellationToken);
+                    server.Handlers.SetLoggingLevelHandler = (_, _) => ValueTask.FromResult(new EmptyResult());
+                    return Task.CompletedTask;
+                };
+                options.RunSessionHandler = (context, server, cancellationToken)
+                    => context.RequestServices.GetRequiredService<McpGateway>().RunSessionAsync(server, cancellationToken);
+            });
+        return services;
+    }
 
+    // The gRPC catalogue API (mesh) — the MCP Streamable HTTP endpoint itself is MapMcpGateway.
     public static IEndpointRouteBuilder MapMcp(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<McpCatalogGrpcService>();
+        endpoints.MapMcpGateway();
+        return endpoints;
+    }
+
+    // `/mcp` (every tool the caller may call) and `/mcp/{virtual}` (a configured subset), plus the OAuth
+    // protected-resource metadata that unauthenticated callers are pointed to.
+    public static IEndpointRouteBuilder MapMcpGateway(this IEndpointRouteBuilder endpoints)
+    {
+        var gateway = endpoints.ServiceProvider.GetRequiredService<McpGateway>();
+        var catalog = endpoints.ServiceProvider.GetRequiredService<ToolCatalog>();
+        catalog.Changed += gateway.NotifyToolsChanged;
+        endpoints.MapGet(McpHttpEndpoints.MetadataPath, McpHttpEndpoints.MetadataAsync);
+        endpoints.MapGet(McpHttpEndpoints.MetadataPath + "/mcp", McpHttpEndpoints.MetadataAsync);
+        foreach (var pattern in new[] { "/mcp", "/mcp/{virtual}" })
+        {
+            var group = endpoints.MapGroup(pattern);
+            group.AddEndpointFilter(async (context, next) =>
+            {
+                object? result = null;
+                await McpHttpEndpoints.GuardAsync(context.HttpContext, async () => result = await next(context));
+                return result ?? Results.Empty;
+            });
+            Microsoft.AspNetCore.Builder.McpEndpointRouteBuilderExtensions.MapMcp(group);
+        }
         return endpoints;
     }
 }
 
-// No MCP upstreams can be registered yet (the MCP gateway issue adds them): the catalogue is truthfully empty.
-public sealed class McpCatalogGrpcService : McpCatalog.McpCatalogBase
+// The catalogue over gRPC for other services of the mesh.
+public sealed class McpCatalogGrpcService(UpstreamRegistry upstreams, ToolCatalog catalog) : McpCatalog.McpCatalogBase
 {
     public override Task<ListServersResponse> ListServers(ListServersRequest request, ServerCallContext context)
-        => Task.FromResult(new ListServersResponse());
+    {
+        var response = new ListServersResponse();
+        foreach (var server in upstreams.Servers)
+        {
+            var info = new McpServer { Name = server.Name, Transport = server.Config.Transport, State = server.State.ToString().ToLowerInvariant() };
+            info.Tools.AddRange(catalog.ToolsOf(server.Name).Keys);
+            response.Servers.Add(info);
+        }
+        return Task.FromResult(response);
+    }
 }

@@ -29,6 +29,9 @@ public static class ConfigLoader
         };
     }
 
+    // Validates an MCP server registered through the admin API with the same rules as the file.
+    public static IReadOnlyList<ConfigError> ValidateMcpServer(string name, McpServerConfig server) => ConfigValidator.ValidateRuntimeMcpServer(name, server);
+
     internal static string Read(string path)
     {
         try

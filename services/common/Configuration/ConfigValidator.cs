@@ -29,6 +29,7 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ValidateGuard();
         ValidateBudgets();
         ValidateTraces();
+        ValidateMcp();
         return _errors;
     }
 

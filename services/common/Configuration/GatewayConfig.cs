@@ -20,6 +20,7 @@ public sealed record GatewayConfig
     public AlertsConfig Alerts { get; init; } = new();
     public BudgetSettingsConfig BudgetSettings { get; init; } = new();
     public TracesConfig Traces { get; init; } = new();
+    public McpConfig Mcp { get; init; } = new();
 }
 
 // Which principals a budget or rate limit applies to: every field given must match (unset = any).

@@ -35,6 +35,8 @@ public static class GatewayDefaults
             .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
             .MinimumLevel.Override("System.Net.Http.HttpClient", LogEventLevel.Warning)
             .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
+            // The MCP SDK logs every request and every upstream stderr line; the gateway audits tool calls itself.
+            .MinimumLevel.Override("ModelContextProtocol", LogEventLevel.Warning)
             // A deliberately cut-off stream is already logged by the pipeline; Kestrel would add an error.
             .Filter.ByExcluding(e => e.Exception is ResponseAbortedException)
             .Enrich.FromLogContext()
