@@ -43,7 +43,10 @@ public sealed class InferencePipeline(
             reservation = await ReserveAsync(context, request, cancellationToken);
             var (response, target) = await CallWithFailoverAsync(context, request, cancellationToken);
             response = await GuardOutputAsync(context, response, cancellationToken);
+            // Redacted capture keeps the answer as guarded (placeholders still in); full keeps what the client gets.
+            RequestCapture.GuardedResponse(context, response);
             StreamGuard.Restore(response, context.Pseudonyms);
+            RequestCapture.ClientResponse(context, response);
             Complete(context, target, response.Usage);
             await SettleAsync(context, reservation, response.Usage, cancellationToken);
             reservation = null;
@@ -457,7 +460,6 @@ public sealed class InferencePipeline(
         var verdict = await GuardCallAsync(context, () => guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId, Model = context.Trace.RequestedModel }, cancellationToken));
         context.Trace.Latencies.GuardOutMs = RequestContext.Since(start);
         context.AddFindings(verdict);
-        RequestCapture.Response(context, response, verdict.RewrittenResponse ?? response, verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
             throw GuardRefusal.Blocked(verdict, "response");

@@ -34,14 +34,22 @@ internal static class RequestCapture
         };
     }
 
-    public static void Response(RequestContext context, ChatResponse fromProvider, ChatResponse toClient, Verdict verdict)
+    // The response after the output guard, before pseudonyms are restored (the redacted view).
+    public static void GuardedResponse(RequestContext context, ChatResponse guarded)
     {
-        context.Trace.ResponseBody = context.Trace.Capture switch
+        if (context.Trace.Capture == Redacted && context.Inspected)
         {
-            Full => Json(toClient),
-            Redacted when context.Inspected => Json(fromProvider),
-            _ => "",
-        };
+            context.Trace.ResponseBody = Json(guarded);
+        }
+    }
+
+    // The response exactly as the client receives it (the full view).
+    public static void ClientResponse(RequestContext context, ChatResponse toClient)
+    {
+        if (context.Trace.Capture == Full)
+        {
+            context.Trace.ResponseBody = Json(toClient);
+        }
     }
 
     // Streams keep the text the client received (full) or nothing; there is no per-chunk redaction.

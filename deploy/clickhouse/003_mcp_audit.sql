@@ -1,7 +1,7 @@
 -- Audit of every MCP tools/call made through the gateway (one row per call; ReplacingMergeTree on id, so a
 -- replayed event never counts twice). Written by the traces service in the mesh; SQLite `mcp_audit` has the
--- same columns when embedded.
-CREATE TABLE IF NOT EXISTS mcp_audit
+-- same columns when embedded. Applied at start as a versioned migration, like the traces schema.
+CREATE TABLE IF NOT EXISTS {database}.mcp_audit
 (
     id             String,
     time           DateTime64(3, 'UTC'),
