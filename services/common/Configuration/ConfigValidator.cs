@@ -297,6 +297,10 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ServiceAddress("services.guard", config.Services.Guard);
         ServiceAddress("services.budget", config.Services.Budget);
         ServiceAddress("services.prompts", config.Services.Prompts);
+        if (config.Services.Pubsub is { } pubsub && !ConfigNames.IsName(pubsub))
+        {
+            Error("services.pubsub", $"use the Dapr pub/sub component's name, made of {ConfigNames.NameRule}");
+        }
     }
 
     private void ValidateBudgets()

@@ -220,6 +220,9 @@ public sealed record ServicesConfig
     public string? Guard { get; init; }
     public string? Budget { get; init; }
     public string? Prompts { get; init; }
+    // The Dapr pub/sub component events go through (the sidecar is found by DAPR_GRPC_ENDPOINT or
+    // DAPR_GRPC_PORT). Unset: events stay in this process.
+    public string? Pubsub { get; init; }
 }
 
 // PII, secrets, injection and moderation guardrails (docs/configuration.md, "guard").

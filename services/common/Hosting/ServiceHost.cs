@@ -23,13 +23,19 @@ public static class ServiceHost
             Listeners.Listen(kestrel, grpc, HttpProtocols.Http2);
             Listeners.Listen(kestrel, http, HttpProtocols.Http1);
         });
-        builder.Services.AddEventBus();
+        builder.Services.AddEventBus(config);
         builder.Services.AddGrpc();
         return builder;
     }
 
-    public static IServiceCollection AddEventBus(this IServiceCollection services)
+    public static IServiceCollection AddEventBus(this IServiceCollection services, GatewayConfig config)
     {
+        if (config.Services.Pubsub is { Length: > 0 } pubsub)
+        {
+            services.AddSingleton(_ => new Dapr.Client.DaprClientBuilder().Build());
+            services.AddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<Dapr.Client.DaprClient>(), pubsub));
+            return services;
+        }
         services.AddSingleton<InProcessEventBus>();
         services.AddSingleton<IEventBus>(sp => sp.GetRequiredService<InProcessEventBus>());
         services.AddHostedService(sp => sp.GetRequiredService<InProcessEventBus>());
