@@ -38,4 +38,16 @@ internal static class CostCalculator
         var cost = (inputTokens * price.Input + outputTokens * price.Output) / PerMillion;
         return ((double)(Math.Ceiling(cost * 1_000_000_000m) / 1_000_000_000m), inputTokens + outputTokens);
     }
+
+    // Embeddings have input only: every text counted with the model family's tokenizer, at the input price.
+    public static (double CostUsd, long Tokens) MaxCost(PriceConfig? price, EmbedRequest request, string tokenizerModel)
+    {
+        var inputTokens = TokenCounter.CountTexts(request.Input, tokenizerModel);
+        if (price is null)
+        {
+            return (0, inputTokens);
+        }
+        var cost = inputTokens * price.Input / PerMillion;
+        return ((double)(Math.Ceiling(cost * 1_000_000_000m) / 1_000_000_000m), inputTokens);
+    }
 }

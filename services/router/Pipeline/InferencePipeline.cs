@@ -193,12 +193,17 @@ public sealed class InferencePipeline(
     public async Task<EmbedResponse> EmbedAsync(EmbedRequest request, string? apiKey, CancellationToken cancellationToken)
     {
         var context = Begin(request.RequestId, "embeddings", stream: false);
+        Reservation? reservation = null;
         try
         {
             context.Principal = Authenticate(context, apiKey);
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
+            config.Current.Models.TryGetValue(request.Model, out var priced);
+            var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, priced), request, priced?.Targets.FirstOrDefault()?.Model ?? request.Model);
+            var admitted = await AdmitAsync(context, request.Model, maxCost, maxTokens, cancellationToken);
+            reservation = admitted;
             var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
             GatewayException? last = null;
             foreach (var target in planner.Plan(request.Model, context.Residency))
@@ -218,6 +223,8 @@ public sealed class InferencePipeline(
                     context.ProviderFinished();
                     RecordAttempt(context, target, 200, "", attemptStart);
                     Complete(context, target, response.Usage);
+                    await SettleAsync(context, admitted, response.Usage, cancellationToken);
+                    reservation = null;
                     response.Served = Served(context, target);
                     return response;
                 }
@@ -236,6 +243,7 @@ public sealed class InferencePipeline(
         }
         finally
         {
+            await ReleaseAsync(reservation);
             await PublishAsync(context);
         }
     }
@@ -403,17 +411,14 @@ public sealed class InferencePipeline(
         }
     }
 
-    private async Task<Reservation> ReserveAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    // Budget and rate-limit admission for the request's most possible cost; a refusal is a typed 429.
+    private async Task<Reservation> AdmitAsync(RequestContext context, string model, double maxCost, long maxTokens, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var current = config.Current;
-        current.Models.TryGetValue(request.Model, out var model);
-        var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, model), request,
-            model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens);
         var reservation = await budget.ReserveAsync(new ReserveRequest
         {
             Principal = context.Principal,
-            Model = request.Model,
+            Model = model,
             RequestId = context.RequestId,
             MaxCostUsd = maxCost,
             MaxTokens = maxTokens,
@@ -433,6 +438,16 @@ public sealed class InferencePipeline(
                 Headers = BudgetHeaders.ForRefusal(reservation),
             };
         }
+        return reservation;
+    }
+
+    private async Task<Reservation> ReserveAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    {
+        var current = config.Current;
+        current.Models.TryGetValue(request.Model, out var model);
+        var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, model), request,
+            model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens);
+        var reservation = await AdmitAsync(context, request.Model, maxCost, maxTokens, cancellationToken);
         if (reservation.DowngradeTo.Length > 0 && current.Models.ContainsKey(reservation.DowngradeTo))
         {
             context.Trace.Metadata["gateway.downgrade"] = $"{request.Model} -> {reservation.DowngradeTo}: {reservation.DowngradeReason}";

@@ -40,6 +40,17 @@ internal static class TokenCounter
         return (Cl100k.Value, 1.25);
     }
 
+    public static long CountTexts(IEnumerable<string> texts, string model)
+    {
+        var (tokenizer, margin) = For(model);
+        long tokens = 0;
+        foreach (var text in texts)
+        {
+            tokens += tokenizer.CountTokens(text);
+        }
+        return (long)Math.Ceiling(tokens * margin);
+    }
+
     public static long CountInput(ChatRequest request, string model)
     {
         var (tokenizer, margin) = For(model);

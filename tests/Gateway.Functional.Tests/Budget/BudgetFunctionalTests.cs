@@ -179,6 +179,36 @@ public sealed class BudgetFunctionalTests
     }
 
     [Fact]
+    public async Task Embeddings_SettleReportedUsageAndAreRefusedPastTheCapWithoutAnUpstreamCall()
+    {
+        await using var upstream = await FakeOpenAi.StartNewAsync();
+        await using var gateway = await TestGateway.StartAsync(Config(upstream, """
+            budgets:
+              - { name: ds-monthly, scope: { team: data-science }, limit_usd: 5, period: month }
+            """).Replace("  llama:", """
+              text-embedding-3-small:
+                targets: [{ provider: openai, model: text-embedding-3-small }]
+                price: { input: 1000000, output: 0 }
+              llama:
+            """.TrimEnd()));
+        using var client = Client(gateway);
+        Task<HttpResponseMessage> EmbedAsync() => client.PostAsync("/v1/embeddings",
+            new StringContent("""{"model":"text-embedding-3-small","input":"hello"}""", Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        using var first = await EmbedAsync();
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        // The fake reports one token per character: 5 tokens at $1 each.
+        var budget = await BudgetAsync(gateway, "ds-monthly");
+        Assert.Equal(5, budget.GetProperty("committed_usd").GetDouble(), 9);
+        Assert.Equal(0, budget.GetProperty("reserved_usd").GetDouble());
+
+        using var second = await EmbedAsync();
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Contains("budget_exceeded", await second.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.Equal(1, upstream.CallCount);
+    }
+
+    [Fact]
     public async Task ChatStream_UsageFromUpstream_SettlesActualCost()
     {
         await using var upstream = await FakeOpenAi.StartNewAsync();
