@@ -41,7 +41,9 @@ public static class GatewayDefaults
             .Filter.ByExcluding(e => e.Exception is ResponseAbortedException)
             .Enrich.FromLogContext()
             .Enrich.WithProperty("service", serviceName)
-            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture), writeToProviders: true);
+            .WriteTo.Console(
+                outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {request_id} {Message:lj}{NewLine}{Exception}",
+                formatProvider: System.Globalization.CultureInfo.InvariantCulture), writeToProviders: true);
 
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName))

@@ -2,12 +2,15 @@ using Gateway.Common.Errors;
 
 namespace Gateway.Edge.Http;
 
-// Last line of defence: an unexpected exception becomes a 500 in the route's own error shape with the
-// request id, never a bare connection reset or an HTML page. The details go to the log only.
+// First and last step of the edge. It names the request (x-request-id on the response, request_id on every
+// log line), and as the last line of defence turns an unexpected exception into a 500 in the route's own
+// error shape with the request id, never a bare connection reset or an HTML page. Details go to the log only.
 public sealed class EdgeExceptionMiddleware(RequestDelegate next, ILogger<EdgeExceptionMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
+        // Every response carries x-request-id, and every log line written while serving it carries request_id.
+        using var scope = Serilog.Context.LogContext.PushProperty("request_id", GatewayHeaders.AssignRequestId(context));
         try
         {
             await next(context);
@@ -17,10 +20,6 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, ILogger<EdgeEx
         catch (Exception e) when (!context.Response.HasStarted && (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested))
         {
             EdgeLog.Unhandled(logger, e, context.Request.Path);
-            if (context.Items[GatewayHeaders.RequestIdItem] is null)
-            {
-                GatewayHeaders.AssignRequestId(context);
-            }
             var shape = ErrorWriter.ShapeFor(context);
             var error = e as GatewayException ?? new GatewayException(ErrorKind.Internal, "Internal error.");
             await ErrorWriter.WriteAsync(context, error, shape);

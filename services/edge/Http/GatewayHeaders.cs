@@ -11,6 +11,10 @@ public static class GatewayHeaders
     // it is short and plain, so nothing a client sends can inject headers or log lines.
     public static string AssignRequestId(HttpContext context)
     {
+        if (context.Items[RequestIdItem] is string assigned)
+        {
+            return assigned;
+        }
         var proposed = context.Request.Headers["x-request-id"].ToString();
         var id = proposed.Length is > 0 and <= 128 && proposed.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
             ? proposed
