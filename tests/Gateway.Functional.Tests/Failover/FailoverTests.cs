@@ -181,22 +181,7 @@ public sealed class FailoverTests : IAsyncLifetime
         request.Headers.Add("x-request-id", "idle");
 
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
-        var received = new System.Text.StringBuilder();
-        var aborted = false;
-        try
-        {
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken));
-            while (await reader.ReadLineAsync(TestContext.Current.CancellationToken) is { } line)
-            {
-                received.AppendLine(line);
-            }
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException)
-        {
-            aborted = true;
-        }
-
-        var text = received.ToString();
+        var (text, aborted) = await StreamReading.ReadToEndOrAbortAsync(response, TestContext.Current.CancellationToken);
         Assert.True(aborted, "the connection must be aborted, not closed cleanly: " + text);
         Assert.Contains("\"content\":\"thi\"", text);
         Assert.Contains("data: {\"error\":", text);
