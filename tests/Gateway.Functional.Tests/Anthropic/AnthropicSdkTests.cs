@@ -445,20 +445,8 @@ public sealed class AnthropicSdkTests : IAsyncLifetime
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        var lines = new List<string>();
-        var aborted = false;
-        try
-        {
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken));
-            while (await reader.ReadLineAsync(TestContext.Current.CancellationToken) is { } line)
-            {
-                lines.Add(line);
-            }
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException)
-        {
-            aborted = true;
-        }
+        var (text, aborted) = await StreamReading.ReadToEndOrAbortAsync(response, TestContext.Current.CancellationToken);
+        var lines = text.Split(Environment.NewLine).ToList();
 
         Assert.True(aborted, "the response must be cut off, not completed cleanly");
         Assert.Contains("event: error", lines);
