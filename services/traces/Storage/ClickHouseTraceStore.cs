@@ -318,49 +318,26 @@ public sealed partial class ClickHouseTraceStore : ITraceStore
             clauses.Add(clause);
             parameters.Add(new ClickHouseDbParameter { ParameterName = name, Value = value });
         }
-        if (filter.From is { } from)
+        foreach (var (column, value) in filter.Terms())
         {
-            Add("started_at >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')", "from_ms", from.ToUnixTimeMilliseconds());
-        }
-        if (filter.To is { } to)
-        {
-            Add("started_at < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')", "to_ms", to.ToUnixTimeMilliseconds());
-        }
-        if (filter.Team is { Length: > 0 } team)
-        {
-            Add("team = {team:String}", "team", team);
-        }
-        if (filter.Project is { Length: > 0 } project)
-        {
-            Add("project = {project:String}", "project", project);
-        }
-        if (filter.User is { Length: > 0 } user)
-        {
-            Add("user = {user:String}", "user", user);
-        }
-        if (filter.Model is { Length: > 0 } model)
-        {
-            Add("(served_model = {model:String} OR requested_model = {model:String})", "model", model);
-        }
-        if (filter.Provider is { Length: > 0 } provider)
-        {
-            Add("provider = {provider:String}", "provider", provider);
-        }
-        if (filter.Status is { Length: > 0 } status)
-        {
-            Add("status = {status:String}", "status", status);
-        }
-        if (filter.ErrorClass is { Length: > 0 } errorClass)
-        {
-            Add("error_class = {error_class:String}", "error_class", errorClass);
-        }
-        if (filter.PromptName is { Length: > 0 } promptName)
-        {
-            Add("prompt_name = {prompt_name:String}", "prompt_name", promptName);
-        }
-        if (filter.PromptVersion is { } promptVersion)
-        {
-            Add("prompt_version = {prompt_version:UInt32}", "prompt_version", (uint)promptVersion);
+            switch (column)
+            {
+                case "from":
+                    Add("started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')", column, value);
+                    break;
+                case "to":
+                    Add("started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')", column, value);
+                    break;
+                case "model":
+                    Add("(served_model = {model:String} OR requested_model = {model:String})", column, value);
+                    break;
+                case "prompt_version":
+                    Add("prompt_version = {prompt_version:UInt32}", column, (uint)(int)value);
+                    break;
+                default:
+                    Add($"{column} = {{{column}:String}}", column, value);
+                    break;
+            }
         }
         if (withCursor && TraceCursor.Decode(filter.Cursor) is { } cursor)
         {

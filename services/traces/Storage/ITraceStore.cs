@@ -57,6 +57,31 @@ public sealed record TraceFilter
     public string? Cursor { get; init; }
 
     public int EffectiveLimit => Math.Clamp(Limit, 1, MaxLimit);
+
+    // The filter as terms both stores render in their own SQL dialect. Column is a fixed identifier (never
+    // client text); "from", "to" (Unix ms) and "model" (served or requested) are rendered specially.
+    public IEnumerable<(string Column, object Value)> Terms()
+    {
+        if (From is { } from)
+        {
+            yield return ("from", from.ToUnixTimeMilliseconds());
+        }
+        if (To is { } to)
+        {
+            yield return ("to", to.ToUnixTimeMilliseconds());
+        }
+        foreach (var (column, value) in new[] { ("team", Team), ("project", Project), ("user", User), ("model", Model), ("provider", Provider), ("status", Status), ("error_class", ErrorClass), ("prompt_name", PromptName) })
+        {
+            if (value is { Length: > 0 })
+            {
+                yield return (column, value);
+            }
+        }
+        if (PromptVersion is { } version)
+        {
+            yield return ("prompt_version", version);
+        }
+    }
 }
 
 public sealed record TracePage(IReadOnlyList<TraceEvent> Traces, string? NextCursor);

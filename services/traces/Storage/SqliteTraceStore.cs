@@ -286,49 +286,15 @@ public sealed class SqliteTraceStore : ITraceStore
             clauses.Add(clause);
             command.Parameters.AddWithValue(name, value);
         }
-        if (filter.From is { } from)
+        foreach (var (column, value) in filter.Terms())
         {
-            Add("started_at >= $from", "$from", from.ToUnixTimeMilliseconds());
-        }
-        if (filter.To is { } to)
-        {
-            Add("started_at < $to", "$to", to.ToUnixTimeMilliseconds());
-        }
-        if (filter.Team is { Length: > 0 } team)
-        {
-            Add("team = $team", "$team", team);
-        }
-        if (filter.Project is { Length: > 0 } project)
-        {
-            Add("project = $project", "$project", project);
-        }
-        if (filter.User is { Length: > 0 } user)
-        {
-            Add("user = $user", "$user", user);
-        }
-        if (filter.Model is { Length: > 0 } model)
-        {
-            Add("(model = $model OR requested_model = $model)", "$model", model);
-        }
-        if (filter.Provider is { Length: > 0 } provider)
-        {
-            Add("provider = $provider", "$provider", provider);
-        }
-        if (filter.Status is { Length: > 0 } status)
-        {
-            Add("status = $status", "$status", status);
-        }
-        if (filter.ErrorClass is { Length: > 0 } errorClass)
-        {
-            Add("error_class = $error_class", "$error_class", errorClass);
-        }
-        if (filter.PromptName is { Length: > 0 } promptName)
-        {
-            Add("prompt_name = $prompt_name", "$prompt_name", promptName);
-        }
-        if (filter.PromptVersion is { } promptVersion)
-        {
-            Add("prompt_version = $prompt_version", "$prompt_version", promptVersion);
+            Add(column switch
+            {
+                "from" => "started_at >= $from",
+                "to" => "started_at < $to",
+                "model" => "(model = $model OR requested_model = $model)",
+                _ => $"{column} = ${column}",
+            }, "$" + column, value);
         }
         if (withCursor && TraceCursor.Decode(filter.Cursor) is { } cursor)
         {
