@@ -1,6 +1,5 @@
 using System.Data.Common;
-using Microsoft.Data.Sqlite;
-using Npgsql;
+using Gateway.Common.Storage;
 
 namespace Gateway.Budget.Store;
 
@@ -22,41 +21,8 @@ public sealed class SqlLedger : IAsyncDisposable
 
     public static SqlLedger Open(string stateUri)
     {
-        var uri = new Uri(stateUri.Replace("sqlite://./", "sqlite:///./", StringComparison.Ordinal), UriKind.Absolute);
-        if (uri.Scheme == "sqlite")
-        {
-            var path = stateUri["sqlite://".Length..];
-            var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-            if (!string.IsNullOrEmpty(directory))
-            {
-                Directory.CreateDirectory(directory);
-            }
-            var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 };
-            return new SqlLedger(SqliteFactory.Instance.CreateDataSource(builder.ConnectionString), isSqlite: true);
-        }
-        return new SqlLedger(NpgsqlDataSource.Create(PostgresConnectionString(uri)), isSqlite: false);
-    }
-
-    public static string PostgresConnectionString(Uri uri)
-    {
-        var builder = new NpgsqlConnectionStringBuilder
-        {
-            Host = uri.Host,
-            Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
-            Database = uri.AbsolutePath.Trim('/') is { Length: > 0 } db ? Uri.UnescapeDataString(db) : "postgres",
-            Timeout = 5,
-            CommandTimeout = 10,
-        };
-        if (uri.UserInfo.Length > 0)
-        {
-            var parts = uri.UserInfo.Split(':', 2);
-            builder.Username = Uri.UnescapeDataString(parts[0]);
-            if (parts.Length > 1)
-            {
-                builder.Password = Uri.UnescapeDataString(parts[1]);
-            }
-        }
-        return builder.ConnectionString;
+        var source = StateDatabase.Open(stateUri, out var isSqlite);
+        return new SqlLedger(source, isSqlite);
     }
 
     public async Task<long> CommittedAsync(string budget, long periodStart, CancellationToken cancellationToken)
@@ -146,13 +112,7 @@ public sealed class SqlLedger : IAsyncDisposable
         }
     }
 
-    private static void Add(DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
-    }
+    private static void Add(DbCommand command, string name, object value) => StateDatabase.Add(command, name, value);
 
     public ValueTask DisposeAsync() => _source.DisposeAsync();
 }

@@ -95,4 +95,34 @@ public sealed class GrpcPromptService(Prompts.PromptsClient client) : IPromptSer
 {
     public Task<ResolvedPrompt> ResolveAsync(ResolveRequest request, CancellationToken cancellationToken)
         => Rpc.CallAsync(() => client.ResolveAsync(request, cancellationToken: cancellationToken));
+
+    public Task<CreateVersionResponse> CreateVersionAsync(CreateVersionRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.CreateVersionAsync(request, cancellationToken: cancellationToken));
+
+    public Task<PromptList> ListPromptsAsync(CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.ListPromptsAsync(new ListPromptsRequest(), cancellationToken: cancellationToken));
+
+    public Task<VersionList> ListVersionsAsync(ListVersionsRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.ListVersionsAsync(request, cancellationToken: cancellationToken));
+
+    public Task<PromptVersion> GetVersionAsync(GetVersionRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.GetVersionAsync(request, cancellationToken: cancellationToken));
+
+    public Task<DiffResponse> DiffAsync(DiffRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.DiffVersionsAsync(request, cancellationToken: cancellationToken));
+
+    public Task<LabelChange> SetLabelAsync(SetLabelRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.SetLabelAsync(request, cancellationToken: cancellationToken));
+
+    public Task<LabelHistoryResponse> LabelHistoryAsync(LabelHistoryRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.LabelHistoryAsync(request, cancellationToken: cancellationToken));
+
+    public Task<Experiment> StartExperimentAsync(StartExperimentRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.StartExperimentAsync(request, cancellationToken: cancellationToken));
+
+    public Task<ExperimentList> ListExperimentsAsync(ListExperimentsRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.ListExperimentsAsync(request, cancellationToken: cancellationToken));
+
+    public Task<Experiment> StopExperimentAsync(StopExperimentRequest request, CancellationToken cancellationToken)
+        => Rpc.CallAsync(() => client.StopExperimentAsync(request, cancellationToken: cancellationToken));
 }

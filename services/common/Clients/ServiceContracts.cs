@@ -43,7 +43,29 @@ public interface IBudgetService
     Task<BudgetStatus> AdjustBudgetAsync(AdjustBudgetRequest request, CancellationToken cancellationToken);
 }
 
+// Versioned prompts: resolution on the request path, and the admin operations (versions, labels,
+// experiments). Bad input and unknown names surface as GatewayException (400 / 404 / 403).
 public interface IPromptService
 {
     Task<ResolvedPrompt> ResolveAsync(ResolveRequest request, CancellationToken cancellationToken);
+
+    Task<CreateVersionResponse> CreateVersionAsync(CreateVersionRequest request, CancellationToken cancellationToken);
+
+    Task<PromptList> ListPromptsAsync(CancellationToken cancellationToken);
+
+    Task<VersionList> ListVersionsAsync(ListVersionsRequest request, CancellationToken cancellationToken);
+
+    Task<PromptVersion> GetVersionAsync(GetVersionRequest request, CancellationToken cancellationToken);
+
+    Task<DiffResponse> DiffAsync(DiffRequest request, CancellationToken cancellationToken);
+
+    Task<LabelChange> SetLabelAsync(SetLabelRequest request, CancellationToken cancellationToken);
+
+    Task<LabelHistoryResponse> LabelHistoryAsync(LabelHistoryRequest request, CancellationToken cancellationToken);
+
+    Task<Experiment> StartExperimentAsync(StartExperimentRequest request, CancellationToken cancellationToken);
+
+    Task<ExperimentList> ListExperimentsAsync(ListExperimentsRequest request, CancellationToken cancellationToken);
+
+    Task<Experiment> StopExperimentAsync(StopExperimentRequest request, CancellationToken cancellationToken);
 }

@@ -30,6 +30,7 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ValidateBudgets();
         ValidateTraces();
         ValidateMcp();
+        ValidatePrompts();
         return _errors;
     }
 

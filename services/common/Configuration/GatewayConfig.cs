@@ -21,6 +21,7 @@ public sealed record GatewayConfig
     public BudgetSettingsConfig BudgetSettings { get; init; } = new();
     public TracesConfig Traces { get; init; } = new();
     public McpConfig Mcp { get; init; } = new();
+    public PromptsConfig Prompts { get; init; } = new();
 }
 
 // Which principals a budget or rate limit applies to: every field given must match (unset = any).

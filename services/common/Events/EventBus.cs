@@ -24,6 +24,7 @@ public static class Topics
 {
     public const string Traces = "traces";
     public const string PromptLabels = "prompt-labels";
+    public const string Feedback = "feedback";
     public const string BudgetUsage = "budget-usage";
     public const string ConfigChanged = "config-changed";
 }

@@ -37,6 +37,20 @@ public static class GatewayHeaders
         {
             response.Headers["x-gateway-budget-remaining"] = served.BudgetRemainingUsd.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (served.PromptName.Length > 0)
+        {
+            response.Headers["x-gateway-prompt"] = served.PromptName;
+            response.Headers["x-gateway-prompt-version"] = served.PromptVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (served.PromptLabel.Length > 0)
+            {
+                response.Headers["x-gateway-prompt-label"] = served.PromptLabel;
+            }
+            if (served.Experiment.Length > 0)
+            {
+                response.Headers["x-gateway-experiment"] = served.Experiment;
+                response.Headers["x-gateway-experiment-arm"] = served.ExperimentArm;
+            }
+        }
         if (served.DowngradeReason.Length > 0)
         {
             response.Headers["x-gateway-downgrade-reason"] = served.DowngradeReason;

@@ -281,7 +281,14 @@ public sealed class InferencePipeline(
         if (request.Prompt is { Id.Length: > 0 } reference)
         {
             var start = System.Diagnostics.Stopwatch.GetTimestamp();
-            var resolved = await prompts.ResolveAsync(new ResolveRequest { Reference = reference, Subject = request.User.Length > 0 ? request.User : context.Principal.KeyName }, cancellationToken);
+            var resolved = await prompts.ResolveAsync(new ResolveRequest
+            {
+                Reference = reference,
+                Subject = request.User.Length > 0 ? request.User : context.Principal.KeyName,
+                User = request.User.Length > 0 ? request.User : context.Principal.User,
+                Session = request.Metadata.TryGetValue("session_id", out var session) ? session : "",
+                KeyName = context.Principal.KeyName,
+            }, cancellationToken);
             request = ApplyPrompt(request, resolved);
             context.Trace.PromptName = resolved.Name;
             context.Trace.PromptVersion = resolved.Version;
@@ -289,6 +296,16 @@ public sealed class InferencePipeline(
             context.Trace.Experiment = resolved.Experiment;
             context.Trace.ExperimentArm = resolved.Arm;
             context.Trace.Latencies.PromptMs = RequestContext.Since(start);
+        }
+        if (request.Model.Length == 0)
+        {
+            throw GatewayException.BadRequest(request.Prompt is { Id.Length: > 0 }
+                ? $"'model' is required: the request names none and prompt '{request.Prompt.Id}' (version {context.Trace.PromptVersion}) sets none."
+                : "'model' must not be empty.", "model");
+        }
+        if (request.Messages.Count == 0)
+        {
+            throw GatewayException.BadRequest("'messages' must contain at least one message.", "messages", "empty_array");
         }
         EnsureModel(context.Principal, request.Model);
 
@@ -381,6 +398,14 @@ public sealed class InferencePipeline(
         if (!rendered.HasMaxTokens && prompt.HasMaxTokens)
         {
             rendered.MaxTokens = prompt.MaxTokens;
+        }
+        if (rendered.ResponseFormat is null && prompt.ResponseFormat is not null)
+        {
+            rendered.ResponseFormat = prompt.ResponseFormat;
+        }
+        if (rendered.Tools.Count == 0)
+        {
+            rendered.Tools.AddRange(prompt.Tools);
         }
         return rendered;
     }
@@ -551,6 +576,11 @@ public sealed class InferencePipeline(
             Model = target.PublicModel,
             UpstreamModel = target.UpstreamModel,
             Attempts = context.Trace.Attempts.Count,
+            PromptName = context.Trace.PromptName,
+            PromptVersion = context.Trace.PromptVersion,
+            PromptLabel = context.Trace.PromptLabel,
+            Experiment = context.Trace.Experiment,
+            ExperimentArm = context.Trace.ExperimentArm,
         };
         BudgetHeaders.Apply(served, context.Budget);
         return served;

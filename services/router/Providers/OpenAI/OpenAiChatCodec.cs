@@ -19,21 +19,27 @@ public static class OpenAiChatCodec
     public static ChatRequest ReadRequest(JsonElement root, out bool stream)
     {
         RequireObject(root, "body");
-        var request = new ChatRequest { Model = RequireString(root, "model", "model") };
-        if (request.Model.Length == 0)
+        // With a `prompt`, model and messages may come from the prompt version (the pipeline checks the result).
+        var withPrompt = root.TryGetProperty("prompt", out var promptElement) && promptElement.ValueKind != JsonValueKind.Null;
+        var request = new ChatRequest { Model = withPrompt ? String(root, "model", "model") ?? "" : RequireString(root, "model", "model") };
+        if (request.Model.Length == 0 && !withPrompt)
         {
             throw GatewayException.BadRequest("'model' must not be empty.", "model");
         }
-        if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind == JsonValueKind.Null)
+        var hasMessages = root.TryGetProperty("messages", out var messages) && messages.ValueKind != JsonValueKind.Null;
+        if (!hasMessages && !withPrompt)
         {
             throw GatewayException.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
         }
         var index = 0;
-        foreach (var message in Array(messages, "messages"))
+        if (hasMessages)
         {
-            request.Messages.Add(ReadMessage(message, $"messages[{index++}]"));
+            foreach (var message in Array(messages, "messages"))
+            {
+                request.Messages.Add(ReadMessage(message, $"messages[{index++}]"));
+            }
         }
-        if (request.Messages.Count == 0)
+        if (request.Messages.Count == 0 && !withPrompt)
         {
             throw GatewayException.BadRequest("'messages' must contain at least one message.", "messages", "empty_array");
         }
