@@ -19,6 +19,7 @@ public static class TracesService
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TraceIngestor>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TraceIngestor>());
         services.AddEventHandler<TraceEventHandler, TraceEvent>();
+        services.AddEventHandler<FeedbackEventHandler, Feedback>();
         return services;
     }
 
@@ -47,6 +48,14 @@ public sealed class TraceEventHandler(TraceIngestor ingestor) : IEventHandler<Tr
         ingestor.Accept(message);
         return Task.CompletedTask;
     }
+}
+
+// Feedback from the bus (POST /v1/feedback on the edge): stored next to the trace it scores.
+public sealed class FeedbackEventHandler(ITraceStore store) : IEventHandler<Feedback>
+{
+    public string Topic => Topics.Feedback;
+
+    public Task HandleAsync(Feedback message, CancellationToken cancellationToken) => store.WriteFeedbackAsync(message, cancellationToken);
 }
 
 public sealed class TracesGrpcService(TraceIngestor ingestor, ITraceStore store) : Contracts.Traces.V1.Traces.TracesBase
@@ -83,6 +92,9 @@ public sealed class TracesGrpcService(TraceIngestor ingestor, ITraceStore store)
                 ErrorClass = request.ErrorClass,
                 PromptName = request.PromptName,
                 PromptVersion = request.PromptVersion > 0 ? request.PromptVersion : null,
+                PromptLabel = request.PromptLabel,
+                Experiment = request.Experiment,
+                ExperimentArm = request.ExperimentArm,
                 Limit = request.Limit is > 0 ? request.Limit : 100,
                 Cursor = request.PageToken,
             }, context.CancellationToken);

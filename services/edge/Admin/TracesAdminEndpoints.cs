@@ -194,6 +194,9 @@ public static class TracesAdminEndpoints
             ErrorClass = Text("error_class"),
             PromptName = Text("prompt"),
             PromptVersion = promptVersion,
+            PromptLabel = Text("prompt_label"),
+            Experiment = Text("experiment"),
+            ExperimentArm = Text("arm"),
             Limit = limit,
             Cursor = Text("cursor"),
         };

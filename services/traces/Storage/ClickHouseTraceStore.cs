@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using ClickHouse.Driver;
 using ClickHouse.Driver.ADO.Parameters;
 using ClickHouse.Driver.ADO.Readers;
+using Gateway.Common.Analytics;
 using Gateway.Contracts.Traces.V1;
 using Google.Protobuf;
 
@@ -209,8 +210,80 @@ public sealed partial class ClickHouseTraceStore : ITraceStore
         var trace = TraceRow.ParseEvent(reader.GetString(0));
         trace.RequestBody = reader.GetString(1);
         trace.ResponseBody = reader.GetString(2);
+        using var feedback = await _client.ExecuteReaderAsync(
+            $"SELECT score, comment, key_name, toUnixTimestamp64Milli(created_at) FROM {_database}.feedback FINAL WHERE request_id = {{id:String}} LIMIT 1", parameters, null, cancellationToken);
+        if (await feedback.ReadAsync(cancellationToken))
+        {
+            trace.Feedback = new Feedback
+            {
+                RequestId = requestId,
+                Score = Double(feedback, 0),
+                Comment = feedback.GetString(1),
+                KeyName = feedback.GetString(2),
+                CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(Long(feedback, 3))),
+            };
+        }
         return trace;
     }
+
+    public async Task WriteFeedbackAsync(Feedback feedback, CancellationToken cancellationToken)
+    {
+        var parameters = new ClickHouseParameterCollection
+        {
+            new ClickHouseDbParameter { ParameterName = "id", Value = feedback.RequestId },
+            new ClickHouseDbParameter { ParameterName = "score", Value = feedback.Score },
+            new ClickHouseDbParameter { ParameterName = "comment", Value = feedback.Comment },
+            new ClickHouseDbParameter { ParameterName = "key", Value = feedback.KeyName },
+            new ClickHouseDbParameter { ParameterName = "at", Value = feedback.CreatedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds() ?? 0L },
+        };
+        await _client.ExecuteNonQueryAsync(
+            $"INSERT INTO {_database}.feedback VALUES ({{id:String}}, {{score:Float64}}, {{comment:String}}, {{key:String}}, fromUnixTimestamp64Milli({{at:Int64}}, 'UTC'))",
+            parameters, null, cancellationToken);
+    }
+
+    // Two reads: the traces of each arm, then the arm's feedback (joined by request id, latest per request).
+    public async Task<IReadOnlyList<ArmSummary>> ArmsAsync(string experiment, CancellationToken cancellationToken)
+    {
+        var parameters = new ClickHouseParameterCollection { new ClickHouseDbParameter { ParameterName = "e", Value = experiment } };
+        var positive = FeedbackScores.Positive.ToString(CultureInfo.InvariantCulture);
+        var scores = new Dictionary<string, (Moments Score, long Positive)>(StringComparer.Ordinal);
+        using (var reader = await _client.ExecuteReaderAsync($$"""
+            SELECT t.experiment_arm, count(), countIf(f.score >= {{positive}}), avg(f.score), varSamp(f.score)
+            FROM (SELECT request_id, experiment_arm FROM {{_database}}.traces FINAL WHERE experiment = {e:String}) AS t
+            INNER JOIN (SELECT request_id, argMax(score, created_at) AS score FROM {{_database}}.feedback GROUP BY request_id) AS f
+                ON t.request_id = f.request_id
+            GROUP BY t.experiment_arm
+            """, parameters, null, cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                scores[reader.GetString(0)] = (new Moments(Long(reader, 1), Finite(reader, 3), Finite(reader, 4)), Long(reader, 2));
+            }
+        }
+        using var arms = await _client.ExecuteReaderAsync($$"""
+            SELECT experiment_arm, count(), countIf(status != 'ok'),
+                   toFloat64(quantileExactLow(0.5)(total_ms)), toFloat64(quantileExactLow(0.95)(total_ms)),
+                   avg(total_ms), varSamp(total_ms), avg(cost_usd), varSamp(cost_usd),
+                   avg(input_tokens + output_tokens), varSamp(toFloat64(input_tokens + output_tokens))
+            FROM {{_database}}.traces FINAL
+            WHERE experiment = {e:String}
+            GROUP BY experiment_arm ORDER BY experiment_arm
+            """, parameters, null, cancellationToken);
+        var result = new List<ArmSummary>();
+        while (await arms.ReadAsync(cancellationToken))
+        {
+            var arm = arms.GetString(0);
+            var n = Long(arms, 1);
+            var (score, positiveCount) = scores.GetValueOrDefault(arm);
+            result.Add(new ArmSummary(arm, n, Long(arms, 2), Double(arms, 3), Double(arms, 4),
+                new Moments(n, Finite(arms, 5), Finite(arms, 6)), new Moments(n, Finite(arms, 7), Finite(arms, 8)),
+                new Moments(n, Finite(arms, 9), Finite(arms, 10)), positiveCount, score));
+        }
+        return result;
+    }
+
+    // varSamp of one row is NaN (ClickHouse) where the statistics expect 0.
+    private static double Finite(ClickHouseDataReader reader, int i) => reader.IsDBNull(i) ? 0 : Double(reader, i) is var value && double.IsFinite(value) ? value : 0;
 
     public async Task<TracePage> QueryAsync(TraceFilter filter, CancellationToken cancellationToken)
     {

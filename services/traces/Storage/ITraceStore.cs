@@ -1,3 +1,4 @@
+using Gateway.Common.Analytics;
 using Gateway.Contracts.Traces.V1;
 
 namespace Gateway.Traces.Storage;
@@ -13,7 +14,14 @@ public interface ITraceStore : IAsyncDisposable
     // deduplicate whole inserts (ClickHouse) drops a retry that had in fact succeeded.
     Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken);
 
+    // The trace with its latest feedback attached (TraceEvent.feedback), or null.
     Task<TraceEvent?> GetAsync(string requestId, CancellationToken cancellationToken);
+
+    // Feedback on a request (POST /v1/feedback); a later one for the same request id replaces the earlier.
+    Task WriteFeedbackAsync(Feedback feedback, CancellationToken cancellationToken);
+
+    // Per arm of a prompt experiment: requests, errors, latency, cost, tokens and feedback scores.
+    Task<IReadOnlyList<ArmSummary>> ArmsAsync(string experiment, CancellationToken cancellationToken);
 
     // Newest first, without bodies; `TracePage.NextCursor` continues after the last row.
     Task<TracePage> QueryAsync(TraceFilter filter, CancellationToken cancellationToken);
@@ -53,6 +61,9 @@ public sealed record TraceFilter
     public string? ErrorClass { get; init; }
     public string? PromptName { get; init; }
     public int? PromptVersion { get; init; }
+    public string? PromptLabel { get; init; }
+    public string? Experiment { get; init; }
+    public string? ExperimentArm { get; init; }
     public int Limit { get; init; } = 50;
     public string? Cursor { get; init; }
 
@@ -70,7 +81,7 @@ public sealed record TraceFilter
         {
             yield return ("to", to.ToUnixTimeMilliseconds());
         }
-        foreach (var (column, value) in new[] { ("team", Team), ("project", Project), ("user", User), ("model", Model), ("provider", Provider), ("status", Status), ("error_class", ErrorClass), ("prompt_name", PromptName) })
+        foreach (var (column, value) in new[] { ("team", Team), ("project", Project), ("user", User), ("model", Model), ("provider", Provider), ("status", Status), ("error_class", ErrorClass), ("prompt_name", PromptName), ("prompt_label", PromptLabel), ("experiment", Experiment), ("experiment_arm", ExperimentArm) })
         {
             if (value is { Length: > 0 })
             {
@@ -82,6 +93,12 @@ public sealed record TraceFilter
             yield return ("prompt_version", version);
         }
     }
+}
+
+// A score counts as positive feedback at or above this (scores run from 0 to 1).
+public static class FeedbackScores
+{
+    public const double Positive = 0.5;
 }
 
 public sealed record TracePage(IReadOnlyList<TraceEvent> Traces, string? NextCursor);

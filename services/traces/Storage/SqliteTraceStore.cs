@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gateway.Common.Analytics;
 using Gateway.Contracts.Traces.V1;
 using Google.Protobuf;
 using Microsoft.Data.Sqlite;
@@ -9,7 +10,7 @@ namespace Gateway.Traces.Storage;
 // whole event kept as protobuf next to the columns that queries filter and aggregate on.
 public sealed class SqliteTraceStore : ITraceStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -34,7 +35,7 @@ public sealed class SqliteTraceStore : ITraceStore
     public Task MigrateAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     // Version 1 kept team/model/provider/status; version 2 adds every column the API filters and aggregates
-    // on, filled from the stored events.
+    // on, filled from the stored events; version 3 the prompt label, experiment and arm.
     private void Migrate()
     {
         using var connection = Connect();
@@ -50,6 +51,13 @@ public sealed class SqliteTraceStore : ITraceStore
                 event BLOB NOT NULL
             );
             CREATE INDEX IF NOT EXISTS traces_started_at ON traces (started_at);
+            CREATE TABLE IF NOT EXISTS feedback (
+                request_id TEXT PRIMARY KEY,
+                score REAL NOT NULL,
+                comment TEXT NOT NULL,
+                key_name TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            );
             """);
         using var version = connection.CreateCommand();
         version.CommandText = "PRAGMA user_version";
@@ -61,7 +69,8 @@ public sealed class SqliteTraceStore : ITraceStore
         foreach (var column in new[] { "project TEXT NOT NULL DEFAULT ''", "user TEXT NOT NULL DEFAULT ''", "requested_model TEXT NOT NULL DEFAULT ''",
                      "error_class TEXT NOT NULL DEFAULT ''", "prompt_name TEXT NOT NULL DEFAULT ''", "prompt_version INTEGER NOT NULL DEFAULT 0",
                      "input_tokens INTEGER NOT NULL DEFAULT 0", "output_tokens INTEGER NOT NULL DEFAULT 0", "cost_usd REAL NOT NULL DEFAULT 0",
-                     "total_ms REAL NOT NULL DEFAULT 0", "overhead_ms REAL NOT NULL DEFAULT 0" })
+                     "total_ms REAL NOT NULL DEFAULT 0", "overhead_ms REAL NOT NULL DEFAULT 0", "prompt_label TEXT NOT NULL DEFAULT ''",
+                     "experiment TEXT NOT NULL DEFAULT ''", "experiment_arm TEXT NOT NULL DEFAULT ''" })
         {
             if (!HasColumn(connection, column[..column.IndexOf(' ', StringComparison.Ordinal)]))
             {
@@ -69,6 +78,7 @@ public sealed class SqliteTraceStore : ITraceStore
             }
         }
         Execute(connection, "CREATE INDEX IF NOT EXISTS traces_team_started ON traces (team, started_at)");
+        Execute(connection, "CREATE INDEX IF NOT EXISTS traces_experiment ON traces (experiment, experiment_arm)");
         var existing = new List<TraceEvent>();
         using (var select = connection.CreateCommand())
         {
@@ -142,15 +152,17 @@ public sealed class SqliteTraceStore : ITraceStore
         var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO traces (request_id, started_at, team, model, provider, status, event, project, user, requested_model,
-                                error_class, prompt_name, prompt_version, input_tokens, output_tokens, cost_usd, total_ms, overhead_ms)
+                                error_class, prompt_name, prompt_version, input_tokens, output_tokens, cost_usd, total_ms, overhead_ms,
+                                prompt_label, experiment, experiment_arm)
             VALUES ($id, $at, $team, $model, $provider, $status, $event, $project, $user, $requested, $error, $prompt, $version,
-                    $input, $output, $cost, $total, $overhead)
+                    $input, $output, $cost, $total, $overhead, $label, $experiment, $arm)
             ON CONFLICT (request_id) DO UPDATE SET
                 started_at = excluded.started_at, team = excluded.team, model = excluded.model, provider = excluded.provider,
                 status = excluded.status, event = excluded.event, project = excluded.project, user = excluded.user,
                 requested_model = excluded.requested_model, error_class = excluded.error_class, prompt_name = excluded.prompt_name,
                 prompt_version = excluded.prompt_version, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-                cost_usd = excluded.cost_usd, total_ms = excluded.total_ms, overhead_ms = excluded.overhead_ms
+                cost_usd = excluded.cost_usd, total_ms = excluded.total_ms, overhead_ms = excluded.overhead_ms,
+                prompt_label = excluded.prompt_label, experiment = excluded.experiment, experiment_arm = excluded.experiment_arm
             """;
         command.Parameters.AddWithValue("$id", trace.RequestId);
         command.Parameters.AddWithValue("$at", TraceStoreNames.StartedMs(trace));
@@ -170,6 +182,9 @@ public sealed class SqliteTraceStore : ITraceStore
         command.Parameters.AddWithValue("$cost", trace.CostUsd);
         command.Parameters.AddWithValue("$total", trace.Latencies?.TotalMs ?? 0);
         command.Parameters.AddWithValue("$overhead", trace.Latencies?.OverheadMs ?? 0);
+        command.Parameters.AddWithValue("$label", trace.PromptLabel);
+        command.Parameters.AddWithValue("$experiment", trace.Experiment);
+        command.Parameters.AddWithValue("$arm", trace.ExperimentArm);
         return command;
     }
 
@@ -177,9 +192,85 @@ public sealed class SqliteTraceStore : ITraceStore
     {
         await using var connection = Connect();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT event FROM traces WHERE request_id = $id";
+        command.CommandText = "SELECT t.event, f.score, f.comment, f.key_name, f.created_at FROM traces t LEFT JOIN feedback f ON f.request_id = t.request_id WHERE t.request_id = $id";
         command.Parameters.AddWithValue("$id", requestId);
-        return await command.ExecuteScalarAsync(cancellationToken) is byte[] bytes ? TraceEvent.Parser.ParseFrom(bytes) : null;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+        var trace = TraceEvent.Parser.ParseFrom((byte[])reader[0]);
+        if (!reader.IsDBNull(1))
+        {
+            trace.Feedback = new Feedback
+            {
+                RequestId = requestId,
+                Score = reader.GetDouble(1),
+                Comment = reader.GetString(2),
+                KeyName = reader.GetString(3),
+                CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4))),
+            };
+        }
+        return trace;
+    }
+
+    public async Task WriteFeedbackAsync(Feedback feedback, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = Connect();
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO feedback (request_id, score, comment, key_name, created_at) VALUES ($id, $score, $comment, $key, $at)
+                ON CONFLICT (request_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, key_name = excluded.key_name, created_at = excluded.created_at
+                """;
+            command.Parameters.AddWithValue("$id", feedback.RequestId);
+            command.Parameters.AddWithValue("$score", feedback.Score);
+            command.Parameters.AddWithValue("$comment", feedback.Comment);
+            command.Parameters.AddWithValue("$key", feedback.KeyName);
+            command.Parameters.AddWithValue("$at", feedback.CreatedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds() ?? 0);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<ArmSummary>> ArmsAsync(string experiment, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT t.experiment_arm, t.status, t.total_ms, t.cost_usd, t.input_tokens + t.output_tokens, f.score
+            FROM traces t LEFT JOIN feedback f ON f.request_id = t.request_id
+            WHERE t.experiment = $experiment
+            """;
+        command.Parameters.AddWithValue("$experiment", experiment);
+        var arms = new Dictionary<string, (List<double> Latency, List<double> Cost, List<double> Tokens, List<double> Scores, long Errors)>(StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var name = reader.GetString(0);
+                if (!arms.TryGetValue(name, out var arm))
+                {
+                    arm = ([], [], [], [], 0);
+                }
+                arm.Latency.Add(reader.GetDouble(2));
+                arm.Cost.Add(reader.GetDouble(3));
+                arm.Tokens.Add(reader.GetInt64(4));
+                if (!reader.IsDBNull(5))
+                {
+                    arm.Scores.Add(reader.GetDouble(5));
+                }
+                arms[name] = arm with { Errors = arm.Errors + (reader.GetString(1) == "ok" ? 0 : 1) };
+            }
+        }
+        return [.. arms.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new ArmSummary(a.Key, a.Value.Latency.Count, a.Value.Errors,
+            Quantile([.. a.Value.Latency], 0.5), Quantile([.. a.Value.Latency], 0.95), Moments.Of(a.Value.Latency), Moments.Of(a.Value.Cost),
+            Moments.Of(a.Value.Tokens), a.Value.Scores.Count(s => s >= FeedbackScores.Positive), Moments.Of(a.Value.Scores)))];
     }
 
     public async Task<List<TraceEvent>> RecentAsync(int limit, CancellationToken cancellationToken)
