@@ -57,6 +57,11 @@ public static class EmbeddedGateway
                 // would be a second, wrong ledger.
                 services.AddBudgetDependency(config);
             }
+            if (config.Services.Prompts is { Length: > 0 })
+            {
+                // The admin prompt API reads and writes the prompts service directly.
+                services.AddPromptsDependency(config);
+            }
             return services;
         }
         services.AddRouter(config);
@@ -69,6 +74,7 @@ public static class EmbeddedGateway
     public static IEndpointRouteBuilder MapEdge(this IEndpointRouteBuilder endpoints, GatewayConfig config)
     {
         endpoints.MapOpenAi();
+        endpoints.MapFeedback();
         endpoints.MapAnthropic();
         endpoints.MapGuardAdmin();
         if (config.Services.Router is not { Length: > 0 })
@@ -86,6 +92,10 @@ public static class EmbeddedGateway
         if (config.Services.Router is not { Length: > 0 } || config.Services.Budget is { Length: > 0 })
         {
             endpoints.MapBudgetAdmin();
+        }
+        if (config.Services.Router is not { Length: > 0 } || config.Services.Prompts is { Length: > 0 })
+        {
+            endpoints.MapPromptsAdmin();
         }
         endpoints.Map("/v1/{**path}", async context =>
         {
