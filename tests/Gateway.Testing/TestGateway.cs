@@ -34,7 +34,8 @@ public sealed class TestGateway : IAsyncDisposable
     // `yaml` holds everything but `server` and `storage`, which the harness fills in (ports, temp files).
     // `redis` (redis://host:port) shares budget counters with other gateways started with the same URI.
     // `traces` replaces the SQLite trace store, e.g. with clickhouse://default:@127.0.0.1:PORT/db.
-    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? redis = null, string? traces = null)
+    // `state` replaces the SQLite state store, e.g. with postgres://postgres@127.0.0.1:PORT/postgres.
+    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? redis = null, string? traces = null, string? state = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -47,7 +48,7 @@ public sealed class TestGateway : IAsyncDisposable
               admin_key: test-admin-key-0123456789
               max_request_body_bytes: {bodyLimit}
             storage:
-              state: sqlite://{directory}/state.db
+              state: {state ?? $"sqlite://{directory}/state.db"}
               traces: {traces ?? $"sqlite://{directory}/traces.db"}
             {(redis is null ? "" : "  redis: " + redis)}
             {yaml}

@@ -3,6 +3,7 @@ using Gateway.Common.Errors;
 using Gateway.Contracts.Inference.V1;
 using Gateway.Contracts.Prompts.V1;
 using HandlebarsDotNet;
+using HandlebarsDotNet.IO;
 
 namespace Gateway.Prompts.Model;
 
@@ -12,11 +13,7 @@ namespace Gateway.Prompts.Model;
 // reference to an undeclared variable is refused when the version is created.
 public sealed class PromptTemplate
 {
-    private static readonly IHandlebars Engine = Handlebars.Create(new HandlebarsConfiguration
-    {
-        NoEscape = true,
-        ThrowOnUnresolvedBindingExpression = true,
-    });
+    private static readonly IHandlebars Engine = CreateEngine();
 
     private readonly (Role Role, HandlebarsTemplate<object, object> Render)[] _messages;
     private readonly Dictionary<string, object?> _defaults;
@@ -35,7 +32,7 @@ public sealed class PromptTemplate
             {
                 _messages[i] = (RoleOf(sources[i].Role), Engine.Compile(sources[i].Content));
             }
-            catch (HandlebarsException e)
+            catch (Exception e) when (IsTemplateError(e))
             {
                 throw PromptDefinition.Bad($"Template of message {i} does not compile: {e.Message}", definition.Type == "chat" ? $"messages[{i}].content" : "text");
             }
@@ -79,7 +76,7 @@ public sealed class PromptTemplate
             {
                 template._messages[i].Render(sample, null!);
             }
-            catch (HandlebarsException e)
+            catch (Exception e) when (IsTemplateError(e))
             {
                 throw PromptDefinition.Bad($"Message {i} uses a variable that is not declared under 'variables' ({e.Message}); declare it, or write a literal {{{{ as \\{{{{.", definition.Type == "chat" ? $"messages[{i}].content" : "text");
             }
@@ -107,7 +104,7 @@ public sealed class PromptTemplate
             {
                 text = render(variables, null!);
             }
-            catch (HandlebarsException e)
+            catch (Exception e) when (IsTemplateError(e))
             {
                 throw GatewayException.BadRequest($"Prompt '{Name}' version {Version} could not be rendered: {e.Message}", "prompt.variables", "prompt_render_failed");
             }
@@ -115,6 +112,29 @@ public sealed class PromptTemplate
         }
         return resolved;
     }
+
+    private static IHandlebars CreateEngine()
+    {
+        var configuration = new HandlebarsConfiguration { NoEscape = true, ThrowOnUnresolvedBindingExpression = true };
+        configuration.FormatterProviders.Add(new JsonBooleanFormatter());
+        return Handlebars.Create(configuration);
+    }
+
+    // Booleans print as JSON writes them (true/false), not as .NET does (True/False).
+    private sealed class JsonBooleanFormatter : IFormatter, IFormatterProvider
+    {
+        public void Format<T>(T value, in EncodedTextWriter writer) => writer.Write(value is true ? "true" : "false", false);
+
+        public bool TryCreateFormatter(Type type, out IFormatter formatter)
+        {
+            formatter = this;
+            return type == typeof(bool);
+        }
+    }
+
+    // What the engine throws for a bad template or an unresolved name (it has no single base type for them).
+    private static bool IsTemplateError(Exception e)
+        => e is HandlebarsException or HandlebarsDotNet.Compiler.HandlebarsUndefinedBindingException or ArgumentException or InvalidOperationException or IndexOutOfRangeException;
 
     private static Role RoleOf(string role) => role switch
     {
