@@ -47,13 +47,14 @@ public sealed class PromptCacheRefresher(PromptStore store, PromptCatalog catalo
 }
 
 // The bus event (topic prompt-labels) from the replica that made a change: drop that prompt's cached labels now.
-public sealed class PromptChangedHandler(PromptCatalog catalog) : IEventHandler<PromptChanged>
+// The catalog is looked up on first use: it publishes on the bus, and the bus is built from its handlers.
+public sealed class PromptChangedHandler(IServiceProvider services) : IEventHandler<PromptChanged>
 {
     public string Topic => Topics.PromptLabels;
 
     public Task HandleAsync(PromptChanged message, CancellationToken cancellationToken)
     {
-        catalog.Invalidate(message.Name);
+        services.GetRequiredService<PromptCatalog>().Invalidate(message.Name);
         return Task.CompletedTask;
     }
 }
