@@ -186,6 +186,74 @@ public sealed class EndToEndTests : IAsyncLifetime
         Assert.Equal("messages", bad.GetProperty("error").GetProperty("param").GetString());
     }
 
+    [Fact]
+    public async Task Experiment_SplitsStickyPerUser_ReportsArmsFromTracesAndPromotesTheWinner()
+    {
+        await _g.CreateVersionAsync("support", SupportV1);
+        await _g.CreateVersionAsync("support", SupportV2);
+        await _g.SetLabelAsync("support", "production", 1);
+        await _g.AdminAsync(HttpMethod.Post, "/admin/v1/prompts/support/experiments", new
+        {
+            id = "brief", label = "production", sticky = "user",
+            arms = new[] { new { name = "a", version = 1, weight = 50 }, new { name = "b", version = 2, weight = 50 } },
+        });
+
+        var servedBy = new Dictionary<string, HashSet<string>>();
+        var requestIds = new List<(string Id, string Arm)>();
+        for (var i = 0; i < 40; i++)
+        {
+            var user = $"user-{i % 10}";
+            var (status, headers, _) = await _g.ChatAsync(new { model = "gpt-4o", user, messages = new[] { new { role = "user", content = "q" } }, prompt = new { id = "support", variables = new { product = "X" } } });
+            Assert.Equal(200, status);
+            var arm = headers.GetValues("x-gateway-experiment-arm").Single();
+            Assert.Equal(arm == "a" ? "1" : "2", headers.GetValues("x-gateway-prompt-version").Single());
+            (servedBy.TryGetValue(user, out var seen) ? seen : servedBy[user] = []).Add(arm);
+            requestIds.Add((headers.GetValues("x-request-id").Single(), arm));
+        }
+        Assert.All(servedBy.Values, seen => Assert.Single(seen));
+        Assert.Equal(2, servedBy.Values.Select(a => a.Single()).Distinct().Count());
+        foreach (var (id, arm) in requestIds)
+        {
+            await _g.Gateway.TraceAsync(id);
+            using var feedback = new HttpRequestMessage(HttpMethod.Post, "/v1/feedback") { Content = System.Net.Http.Json.JsonContent.Create(new { request_id = id, score = arm == "b" ? 1.0 : 0.0 }) };
+            feedback.Headers.Authorization = new("Bearer", TestGateway.DefaultKey);
+            using var _ = await _g.Http.SendAsync(feedback, TestContext.Current.CancellationToken);
+        }
+
+        var report = await WaitAsync(async () =>
+        {
+            var r = await _g.AdminAsync(HttpMethod.Get, "/admin/v1/prompts/support/experiments/brief");
+            return r.GetProperty("arms").EnumerateArray().Sum(a => a.GetProperty("feedback_count").GetInt64()) == 40 ? (object)r : null;
+        });
+        var json = (JsonElement)report;
+        var arms = json.GetProperty("arms").EnumerateArray().ToDictionary(a => a.GetProperty("arm").GetString()!);
+        Assert.Equal(40, arms.Values.Sum(a => a.GetProperty("requests").GetInt64()));
+        Assert.Equal(requestIds.Count(r => r.Arm == "b"), arms["b"].GetProperty("requests").GetInt64());
+        Assert.Equal(1.0, arms["b"].GetProperty("feedback_score").GetDouble());
+        Assert.Equal(0.0, arms["a"].GetProperty("error_rate").GetDouble());
+        // 40 requests are fewer than min_samples_per_arm (100): however clear the scores, no verdict yet.
+        Assert.Equal("no difference yet", json.GetProperty("verdict").GetString());
+        var positive = json.GetProperty("comparisons")[0].GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("metric").GetString() == "positive_feedback");
+        Assert.True(positive.GetProperty("p_value").GetDouble() < 0.001);
+
+        var stopped = await _g.AdminAsync(HttpMethod.Post, "/admin/v1/prompts/support/experiments/brief/stop", new { promote = "b" });
+        Assert.Equal(("stopped", "b"), (stopped.GetProperty("status").GetString(), stopped.GetProperty("winner").GetString()));
+        var (_, after, _) = await _g.ChatAsync(new { model = "gpt-4o", user = "user-0", messages = new[] { new { role = "user", content = "q" } }, prompt = new { id = "support", variables = new { product = "X" } } });
+        Assert.Equal("2", after.GetValues("x-gateway-prompt-version").Single());
+        Assert.False(after.Contains("x-gateway-experiment"));
+        var traces = await _g.AdminAsync(HttpMethod.Get, "/admin/v1/traces?experiment=brief&arm=b&limit=1000");
+        Assert.Equal(requestIds.Count(r => r.Arm == "b"), traces.GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Dashboard_HasThePromptsPage()
+    {
+        var page = await _g.Http.GetStringAsync("/ui", TestContext.Current.CancellationToken);
+
+        Assert.Contains("id=\"prompts-page\"", page, StringComparison.Ordinal);
+        Assert.Contains("/admin/v1/prompts", page, StringComparison.Ordinal);
+    }
+
     private static async Task<T> WaitAsync<T>(Func<Task<T?>> probe) where T : class
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

@@ -34,7 +34,13 @@ public sealed partial class AnalyticsDocTests(ChdbFixture chdb)
             trace.StartedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(trace.StartedAt.ToDateTimeOffset() + shift);
         }
         await store.WriteAsync(traces, TraceIngestor.BatchToken(traces), TestContext.Current.CancellationToken);
-        var sql = ExampleQueries()[index].Replace("gateway.", "{database}.", StringComparison.Ordinal);
+        // The doc's example request id stands for a traced request that used a prompt.
+        var sql = ExampleQueries()[index].Replace("gateway.", "{database}.", StringComparison.Ordinal)
+            .Replace("0193a4c2e5f07b6c8d9e0f1a2b3c4d5e", "doc-000003", StringComparison.Ordinal);
+        if (sql.Contains("feedback", StringComparison.Ordinal))
+        {
+            await store.WriteFeedbackAsync(new Contracts.Traces.V1.Feedback { RequestId = "doc-000003", Score = 1, Comment = "good", KeyName = "key-3", CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(TimeProvider.System.GetUtcNow()) }, TestContext.Current.CancellationToken);
+        }
         if (sql.Contains("mcp_audit", StringComparison.Ordinal))
         {
             // The MCP audit queries read tool calls: one allowed and one denied call from an hour ago.
