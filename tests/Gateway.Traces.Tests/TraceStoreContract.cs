@@ -37,7 +37,7 @@ public abstract class TraceStoreContract
         Assert.Null(await store.GetAsync("no-such-request", Ct));
     }
 
-    public static TheoryData<string> Filters() => ["team", "project", "user", "model", "provider", "status", "error_class", "prompt", "time", "combined"];
+    public static TheoryData<string> Filters() => ["team", "project", "user", "model", "provider", "status", "error_class", "prompt", "experiment", "time", "combined"];
 
     private static (TraceFilter Filter, Func<TraceEvent, bool> Match) Filter(string name) => name switch
     {
@@ -49,6 +49,7 @@ public abstract class TraceStoreContract
         "status" => (new TraceFilter { Status = "error" }, t => t.Status == "error"),
         "error_class" => (new TraceFilter { ErrorClass = "rate_limited" }, t => t.ErrorClass == "rate_limited"),
         "prompt" => (new TraceFilter { PromptName = "support", PromptVersion = 2 }, t => t.PromptName == "support" && t.PromptVersion == 2),
+        "experiment" => (new TraceFilter { Experiment = "tone", ExperimentArm = "b", PromptLabel = "production" }, t => t.Experiment == "tone" && t.ExperimentArm == "b" && t.PromptLabel == "production"),
         "time" => (new TraceFilter { From = TraceData.Start.AddHours(1), To = TraceData.Start.AddHours(2) },
             t => t.StartedAt.ToDateTimeOffset() >= TraceData.Start.AddHours(1) && t.StartedAt.ToDateTimeOffset() < TraceData.Start.AddHours(2)),
         _ => (new TraceFilter { Team = "search", Model = "gpt-4o", Status = "ok", From = TraceData.Start.AddMinutes(30) },
@@ -69,6 +70,38 @@ public abstract class TraceStoreContract
         Assert.Null(page.NextCursor);
         Assert.All(page.Traces, t => Assert.Equal("", t.RequestBody));
         Assert.Equal(expected.Count, await store.CountAsync(filter, Ct));
+    }
+
+    [Fact]
+    public async Task ArmsAsync_ExperimentWithFeedback_SummarisesEachArmFromItsTraces()
+    {
+        var (store, traces) = await SeededAsync();
+        await using var _ = store;
+        var inExperiment = traces.Where(t => t.Experiment == "tone").ToList();
+        var scored = inExperiment.Take(6).ToList();
+        foreach (var (trace, i) in scored.Select((t, i) => (t, i)))
+        {
+            // A later feedback for the same request replaces the earlier one.
+            await store.WriteFeedbackAsync(new Feedback { RequestId = trace.RequestId, Score = 0, KeyName = "k", CreatedAt = trace.StartedAt }, Ct);
+            await store.WriteFeedbackAsync(new Feedback { RequestId = trace.RequestId, Score = i % 2, Comment = "c" + i, KeyName = "k", CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(trace.StartedAt.ToDateTimeOffset().AddMinutes(1)) }, Ct);
+        }
+
+        var arms = await store.ArmsAsync("tone", Ct);
+
+        Assert.Equal(["a", "b"], arms.Select(a => a.Arm));
+        foreach (var arm in arms)
+        {
+            var mine = inExperiment.Where(t => t.ExperimentArm == arm.Arm).ToList();
+            Assert.Equal(mine.Count, arm.Requests);
+            Assert.Equal(mine.Count(t => t.Status != "ok"), arm.Errors);
+            Assert.Equal(mine.Average(t => t.CostUsd), arm.CostUsd.Mean, 9);
+            Assert.Equal(mine.Average(t => (double)t.Latencies.TotalMs), arm.LatencyMs.Mean, 3);
+            var scores = scored.Select((t, i) => (t, i)).Where(x => x.t.ExperimentArm == arm.Arm).Select(x => (double)(x.i % 2)).ToList();
+            Assert.Equal(scores.Count, arm.Score.Count);
+            Assert.Equal(scores.Count(v => v >= 0.5), arm.PositiveFeedback);
+        }
+        var withFeedback = await store.GetAsync(scored[1].RequestId, Ct);
+        Assert.Equal((1.0, "c1"), (withFeedback!.Feedback.Score, withFeedback.Feedback.Comment));
     }
 
     [Fact]

@@ -241,7 +241,8 @@ public static class PromptsAdminEndpoints
 
     private static async Task<JsonDocument> BodyAsync(HttpContext context, bool allowEmpty = false)
     {
-        if (allowEmpty && context.Request.ContentLength is null or 0)
+        var request = context.Request;
+        if (allowEmpty && (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.ContainsKey("Transfer-Encoding"))))
         {
             return JsonDocument.Parse("{}");
         }
