@@ -111,6 +111,8 @@ public class PublishBenchmarks
         public Task<IReadOnlyList<SeriesPoint>> SeriesAsync(TraceFilter filter, TraceGroup groupBy, TimeSpan bucket, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<SeriesPoint>>([]);
         public Task<IReadOnlyList<LatencyRow>> LatencyAsync(TraceFilter filter, TraceGroup groupBy, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<LatencyRow>>([]);
         public Task<long> CountAsync(TraceFilter filter, CancellationToken cancellationToken) => Task.FromResult(0L);
+        public Task WriteFeedbackAsync(Feedback feedback, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task<IReadOnlyList<Gateway.Common.Analytics.ArmSummary>> ArmsAsync(string experiment, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Gateway.Common.Analytics.ArmSummary>>([]);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
