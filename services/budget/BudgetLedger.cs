@@ -39,8 +39,8 @@ public sealed class BudgetLedger(
     {
         var current = config.Current;
         var principal = request.Principal ?? new Principal();
-        var budgets = current.Budgets.Where(b => Matches(b.Scope, principal)).ToList();
-        var limits = current.RateLimits.Where(l => Matches(l.Scope, principal)).ToList();
+        var budgets = current.Budgets.Where(b => b.Scope.Covers(principal)).ToList();
+        var limits = current.RateLimits.Where(l => l.Scope.Covers(principal)).ToList();
         if (budgets.Count == 0 && limits.Count == 0)
         {
             return new Reservation { Admitted = true, RemainingUsd = -1, Message = "no budget applies to this principal" };
@@ -350,13 +350,6 @@ public sealed class BudgetLedger(
         var zone = _zones.GetOrAdd(budget.Timezone ?? "UTC", id => id == "UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(id));
         return Periods.Current(budget.Period, zone, now);
     }
-
-    public static bool Matches(ScopeConfig scope, Principal principal)
-        => (scope.Team is null || scope.Team == principal.Team)
-           && (scope.Project is null || scope.Project == principal.Project)
-           && (scope.Environment is null || scope.Environment == principal.Environment)
-           && (scope.User is null || scope.User == principal.User)
-           && (scope.Key is null || scope.Key == principal.KeyName);
 
     public static string BudgetKey(string name, DateTimeOffset start) => $"b:{name}:{start.ToUnixTimeSeconds()}";
 

@@ -10,6 +10,8 @@ public sealed class SqlLedger : IAsyncDisposable
 {
     private readonly DbDataSource _source;
     private readonly SemaphoreSlim _schema = new(1, 1);
+    // SQLite has one writer at a time; a second one would spin in SQLITE_BUSY retries (sleeping a thread).
+    private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
     private bool _ready;
 
     private SqlLedger(DbDataSource source, bool isSqlite)
@@ -68,32 +70,56 @@ public sealed class SqlLedger : IAsyncDisposable
         return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
-    public async Task AddCommittedAsync(string budget, long periodStart, long nanos, CancellationToken cancellationToken)
-    {
-        await EnsureSchemaAsync(cancellationToken);
-        await using var command = _source.CreateCommand("""
+    public Task AddCommittedAsync(string budget, long periodStart, long nanos, CancellationToken cancellationToken)
+        => WriteAsync("""
             INSERT INTO budget_ledger (budget, period_start, committed_nanos) VALUES (@b, @p, @n)
             ON CONFLICT (budget, period_start) DO UPDATE SET committed_nanos = budget_ledger.committed_nanos + excluded.committed_nanos
-            """);
-        Add(command, "@b", budget);
-        Add(command, "@p", periodStart);
-        Add(command, "@n", nanos);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """, cancellationToken, ("@b", budget), ("@p", periodStart), ("@n", nanos));
 
     // True when this call recorded the alert (it had not fired in this period before).
     public async Task<bool> TryMarkAlertAsync(string budget, long periodStart, int permille, long firedAt, CancellationToken cancellationToken)
-    {
-        await EnsureSchemaAsync(cancellationToken);
-        await using var command = _source.CreateCommand("""
+        => await WriteAsync("""
             INSERT INTO budget_alerts (budget, period_start, threshold_permille, fired_at) VALUES (@b, @p, @t, @f)
             ON CONFLICT (budget, period_start, threshold_permille) DO NOTHING
-            """);
-        Add(command, "@b", budget);
-        Add(command, "@p", periodStart);
-        Add(command, "@t", permille);
-        Add(command, "@f", firedAt);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            """, cancellationToken, ("@b", budget), ("@p", periodStart), ("@t", permille), ("@f", firedAt)) == 1;
+
+    // SQLite in WAL mode with synchronous=NORMAL: a commit survives the process being killed (the WAL is in
+    // the OS's hands) without an fsync per settled request, which held a thread for milliseconds each and
+    // capped a loaded gateway at a few hundred requests per second. Only an OS crash or power loss can take
+    // the last commits; PostgreSQL keeps its own durability settings.
+    private async Task<int> WriteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        if (!IsSqlite)
+        {
+            await using var command = _source.CreateCommand(sql);
+            AddAll(command, parameters);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await _sqliteWriter.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await _source.OpenConnectionAsync(cancellationToken);
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA synchronous=NORMAL;";
+            await pragma.ExecuteNonQueryAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            AddAll(command, parameters);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            _sqliteWriter.Release();
+        }
+    }
+
+    private static void AddAll(DbCommand command, (string Name, object Value)[] parameters)
+    {
+        foreach (var (name, value) in parameters)
+        {
+            Add(command, name, value);
+        }
     }
 
     public async Task<List<int>> AlertsFiredAsync(string budget, long periodStart, CancellationToken cancellationToken)

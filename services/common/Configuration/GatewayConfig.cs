@@ -31,6 +31,13 @@ public sealed record ScopeConfig
     public string? Environment { get; init; }
     public string? User { get; init; }
     public string? Key { get; init; }
+
+    public bool Covers(Gateway.Contracts.Common.V1.Principal principal)
+        => (Team is null || Team == principal.Team)
+           && (Project is null || Project == principal.Project)
+           && (Environment is null || Environment == principal.Environment)
+           && (User is null || User == principal.User)
+           && (Key is null || Key == principal.KeyName);
 }
 
 public sealed record BudgetConfig

@@ -200,8 +200,11 @@ public sealed class InferencePipeline(
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
-            config.Current.Models.TryGetValue(request.Model, out var priced);
-            var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, priced), request, priced?.Targets.FirstOrDefault()?.Model ?? request.Model);
+            var current = config.Current;
+            current.Models.TryGetValue(request.Model, out var priced);
+            var (maxCost, maxTokens) = NeedsMaxCost(current, context.Principal)
+                ? CostCalculator.MaxCost(PriceTable.For(request.Model, priced), request, priced?.Targets.FirstOrDefault()?.Model ?? request.Model)
+                : (0, 0);
             var admitted = await AdmitAsync(context, request.Model, maxCost, maxTokens, cancellationToken);
             reservation = admitted;
             var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -412,6 +415,31 @@ public sealed class InferencePipeline(
     }
 
     // Budget and rate-limit admission for the request's most possible cost; a refusal is a typed 429.
+    // Counting a prompt's tokens costs tens of microseconds per kilobyte; only a budget or a token rate limit
+    // that covers this caller needs the maximum cost, so everyone else is admitted without the count.
+    private static bool NeedsMaxCost(GatewayConfig current, Principal? principal)
+    {
+        if (principal is null)
+        {
+            return true;
+        }
+        foreach (var budget in current.Budgets)
+        {
+            if (budget.Scope.Covers(principal))
+            {
+                return true;
+            }
+        }
+        foreach (var limit in current.RateLimits)
+        {
+            if (limit.TokensPerMinute is not null && limit.Scope.Covers(principal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private async Task<Reservation> AdmitAsync(RequestContext context, string model, double maxCost, long maxTokens, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -445,8 +473,9 @@ public sealed class InferencePipeline(
     {
         var current = config.Current;
         current.Models.TryGetValue(request.Model, out var model);
-        var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, model), request,
-            model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens);
+        var (maxCost, maxTokens) = NeedsMaxCost(current, context.Principal)
+            ? CostCalculator.MaxCost(PriceTable.For(request.Model, model), request, model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens)
+            : (0, 0);
         var reservation = await AdmitAsync(context, request.Model, maxCost, maxTokens, cancellationToken);
         if (reservation.DowngradeTo.Length > 0 && current.Models.ContainsKey(reservation.DowngradeTo))
         {
