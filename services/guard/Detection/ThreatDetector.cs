@@ -18,12 +18,38 @@ public static partial class ThreatDetector
     private static readonly SearchValues<char> ZeroWidth = SearchValues.Create("\u200B\u2060\u2061\u2062\u2063\u2064\uFEFF");
     private static readonly SearchValues<char> BidiOverride = SearchValues.Create("\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069");
 
+    // Every alternative of InjectionPattern contains one of these words, and every moderation pattern one of
+    // the second list: text with none of them cannot match, and a vectorised multi-word search says so several
+    // times faster than the patterns can. Keep them in step with the patterns below.
+    private static readonly SearchValues<string> InjectionWords = SearchValues.Create(
+        ["ignor", "disregard", "forget", "override", "bypass", "skip", "prompt", "instruction", "message", "dan", "mode",
+         "unrestricted", "unfiltered", "uncensored", "jailbroken", "anything", "pretend", "evil", "ethical", "moral",
+         "im_start", "inst]"],
+        StringComparison.OrdinalIgnoreCase);
+
+    private static readonly SearchValues<string> ModerationWords = SearchValues.Create(
+        ["kill", "murder", "poison", "strangl", "hurt", "shoot", "stab", "suicid", "life", "harm", "myself", "want", "pills",
+         "umbringen", "quitarme", "cleansing", "subhuman", "vermin", "animals", "disease", "gas", "race", "sexual", "nude",
+         "naked", "porn", "erotic", "explicit", "bomb", "explosive", "nerve", "bioweapon", "ghost", "silencer", "napalm",
+         "molotov", "sarin", "vx", "ricin", "anthrax"],
+        StringComparison.OrdinalIgnoreCase);
+
+    // Letters that the patterns' case-insensitive matching folds onto ASCII (Kelvin sign, long s) but an
+    // ordinal comparison does not: where they appear, the word shortcut is not taken.
+    private static readonly SearchValues<char> CaseFoldingOutliers = SearchValues.Create("\u212A\u017F");
+
+    private static bool MayMatch(ReadOnlySpan<char> text, SearchValues<string> words)
+        => text.IndexOfAny(words) >= 0 || text.IndexOfAny(CaseFoldingOutliers) >= 0;
+
     public static int Injections(ReadOnlySpan<char> text)
     {
         var count = 0;
-        foreach (var m in InjectionPattern().EnumerateMatches(text))
+        if (MayMatch(text, InjectionWords))
         {
-            count++;
+            foreach (var m in InjectionPattern().EnumerateMatches(text))
+            {
+                count++;
+            }
         }
         if (HasInvisibleUnicode(text))
         {
@@ -99,6 +125,10 @@ public static partial class ThreatDetector
 
     public static void Moderation(ReadOnlySpan<char> text, Span<int> counts)
     {
+        if (!MayMatch(text, ModerationWords))
+        {
+            return;
+        }
         foreach (var _ in Violence().EnumerateMatches(text)) counts[0]++;
         foreach (var _ in SelfHarm().EnumerateMatches(text)) counts[1]++;
         foreach (var _ in Hate().EnumerateMatches(text)) counts[2]++;
