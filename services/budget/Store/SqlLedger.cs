@@ -12,6 +12,8 @@ public sealed class SqlLedger : IAsyncDisposable
     private readonly SemaphoreSlim _schema = new(1, 1);
     // SQLite has one writer at a time; a second one would spin in SQLITE_BUSY retries (sleeping a thread).
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
+    private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
+    private DbConnection? _sqliteConnection;
     private bool _ready;
 
     private SqlLedger(DbDataSource source, bool isSqlite)
@@ -99,18 +101,49 @@ public sealed class SqlLedger : IAsyncDisposable
         await _sqliteWriter.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await _source.OpenConnectionAsync(cancellationToken);
-            await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous=NORMAL;";
-            await pragma.ExecuteNonQueryAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            AddAll(command, parameters);
+            if (_sqliteConnection is null)
+            {
+                _sqliteConnection = await _source.OpenConnectionAsync(cancellationToken);
+                await using var pragma = _sqliteConnection.CreateCommand();
+                pragma.CommandText = "PRAGMA synchronous=NORMAL;";
+                await pragma.ExecuteNonQueryAsync(cancellationToken);
+            }
+            // One open connection and one prepared statement per SQL text: a settle is one step of SQLite.
+            if (!_prepared.TryGetValue(sql, out var command))
+            {
+                command = _sqliteConnection.CreateCommand();
+                command.CommandText = sql;
+                AddAll(command, parameters);
+                _prepared[sql] = command;
+            }
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                command.Parameters[i].Value = parameters[i].Value;
+            }
             return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (DbException)
+        {
+            await CloseSqliteWriterAsync(); // reopened by the next write
+            throw;
         }
         finally
         {
             _sqliteWriter.Release();
+        }
+    }
+
+    private async ValueTask CloseSqliteWriterAsync()
+    {
+        foreach (var command in _prepared.Values)
+        {
+            await command.DisposeAsync();
+        }
+        _prepared.Clear();
+        if (_sqliteConnection is not null)
+        {
+            await _sqliteConnection.DisposeAsync();
+            _sqliteConnection = null;
         }
     }
 
@@ -180,5 +213,9 @@ public sealed class SqlLedger : IAsyncDisposable
         command.Parameters.Add(parameter);
     }
 
-    public ValueTask DisposeAsync() => _source.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await CloseSqliteWriterAsync();
+        await _source.DisposeAsync();
+    }
 }

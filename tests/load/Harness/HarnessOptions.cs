@@ -8,6 +8,7 @@ public sealed record HarnessOptions
 
     public int DurationSeconds { get; init; } = 10;
     public int Rate { get; init; } = 1000;
+    public int WarmupSeconds { get; init; } = 30;
     public IReadOnlyList<string> Targets { get; init; } = ["direct", "passthrough", "gateway", "governed"];
     public string OutDirectory { get; init; } = "tests/load/results";
     public int SoakSeconds { get; init; }
@@ -22,6 +23,7 @@ public sealed record HarnessOptions
             options = args[i] switch
             {
                 "--duration" => options with { DurationSeconds = int.Parse(value, CultureInfo.InvariantCulture) },
+                "--warmup" => options with { WarmupSeconds = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--rate" => options with { Rate = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--targets" => options with { Targets = value.Split(',', StringSplitOptions.RemoveEmptyEntries) },
                 "--out" => options with { OutDirectory = value },

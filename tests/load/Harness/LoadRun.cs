@@ -75,7 +75,9 @@ public sealed class LoadRun(HarnessOptions options)
     private async Task<TargetResult> MeasureAsync(Target target)
     {
         var seconds = options.DurationSeconds;
-        await Wrk.RunAsync(target.Url, 8, Math.Max(2, seconds / 3), TargetFactory.Key); // warm-up: JIT, pools, tiering
+        // Warm-up: tiered JIT promotes the hot path only after ~30 calls per method and a quiet spell, which on a
+        // busy core takes tens of seconds; measuring before that reports the unoptimised code.
+        await Wrk.RunAsync(target.Url, 8, options.WarmupSeconds, TargetFactory.Key);
         double? rps = null, cpu = null;
         long errors = 0;
         if (target.Pids.Count > 0)

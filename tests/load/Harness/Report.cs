@@ -32,7 +32,7 @@ public sealed class Report(HarnessOptions options, IReadOnlyList<TargetResult> r
     public string Markdown()
     {
         var md = new StringBuilder();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Duration {options.DurationSeconds} s per phase, steady rate {options.Rate} requests/s, {options.StreamSamples} streaming samples; target on core 0, wrk and the fake upstream on core 1.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"Warm-up {options.WarmupSeconds} s, then {options.DurationSeconds} s per phase, steady rate {options.Rate} requests/s, {options.StreamSamples} streaming samples; target on core 0, wrk and the fake upstream on core 1.");
         md.AppendLine();
         md.AppendLine("| target | req/s (saturation) | CPU µs/req | CPU × pass-through | steady req/s | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | stream TTFB p50 ms | added TTFB p50 ms | peak RSS MB | errors |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
