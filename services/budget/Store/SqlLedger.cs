@@ -20,10 +20,15 @@ public sealed class SqlLedger : IAsyncDisposable
 
     public bool IsSqlite { get; }
 
-    public static SqlLedger Open(string stateUri)
+    public static SqlLedger Open(string stateUri) => new(OpenDataSource(stateUri, out var isSqlite), isSqlite);
+
+    // storage.state as a data source: a SQLite file (directory created) or PostgreSQL. Other state tables
+    // (stored responses) open it the same way and keep to the SQL both speak.
+    public static DbDataSource OpenDataSource(string stateUri, out bool isSqlite)
     {
         var uri = new Uri(stateUri.Replace("sqlite://./", "sqlite:///./", StringComparison.Ordinal), UriKind.Absolute);
-        if (uri.Scheme == "sqlite")
+        isSqlite = uri.Scheme == "sqlite";
+        if (isSqlite)
         {
             var path = stateUri["sqlite://".Length..];
             var directory = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -32,9 +37,9 @@ public sealed class SqlLedger : IAsyncDisposable
                 Directory.CreateDirectory(directory);
             }
             var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 };
-            return new SqlLedger(SqliteFactory.Instance.CreateDataSource(builder.ConnectionString), isSqlite: true);
+            return SqliteFactory.Instance.CreateDataSource(builder.ConnectionString);
         }
-        return new SqlLedger(NpgsqlDataSource.Create(PostgresConnectionString(uri)), isSqlite: false);
+        return NpgsqlDataSource.Create(PostgresConnectionString(uri));
     }
 
     public static string PostgresConnectionString(Uri uri)
@@ -146,7 +151,7 @@ public sealed class SqlLedger : IAsyncDisposable
         }
     }
 
-    private static void Add(DbCommand command, string name, object value)
+    public static void Add(DbCommand command, string name, object value)
     {
         var parameter = command.CreateParameter();
         parameter.ParameterName = name;

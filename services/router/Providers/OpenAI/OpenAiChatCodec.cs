@@ -235,7 +235,7 @@ public static class OpenAiChatCodec
         return tool;
     }
 
-    internal static bool IsValidToolName(string name)
+    public static bool IsValidToolName(string name)
         => name.Length is > 0 and <= MaxToolNameLength && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');
 
     private static ToolChoice ReadToolChoice(JsonElement element)
