@@ -44,11 +44,11 @@ public sealed class ResponsesSdkTests : IAsyncLifetime
     }
 
     private ResponsesClient Client(string key = TestGateway.DefaultKey)
-        => new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(_gateway.HttpBase, "/v1") }).GetResponsesClient("gpt-4o");
+        => new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(_gateway.HttpBase, "/v1") }).GetResponsesClient();
 
     private static CreateResponseOptions Options(params ResponseItem[] items)
     {
-        var options = new CreateResponseOptions();
+        var options = new CreateResponseOptions { Model = "gpt-4o" };
         foreach (var item in items)
         {
             options.InputItems.Add(item);
@@ -114,7 +114,9 @@ public sealed class ResponsesSdkTests : IAsyncLifetime
         var text = new StringBuilder();
         var sequence = new List<int>();
         ResponseResult? completed = null;
-        await foreach (var update in Client().CreateResponseStreamingAsync(Options(ResponseItem.CreateUserMessageItem("stream please")), Ct))
+        var options = Options(ResponseItem.CreateUserMessageItem("stream please"));
+        options.StreamingEnabled = true;
+        await foreach (var update in await Client().CreateResponseStreamingAsync(options, Ct))
         {
             sequence.Add(update.SequenceNumber);
             if (update is StreamingResponseOutputTextDeltaUpdate delta)
@@ -284,9 +286,9 @@ public sealed class ResponsesSdkTests : IAsyncLifetime
     [Fact]
     public async Task Errors_UnknownModelBadKeyAndBadInput_AreOpenAiErrorsAndReachNoProvider()
     {
-        var unknownModel = await Assert.ThrowsAsync<ClientResultException>(() =>
-            new OpenAIClient(new ApiKeyCredential(TestGateway.DefaultKey), new OpenAIClientOptions { Endpoint = new Uri(_gateway.HttpBase, "/v1") })
-                .GetResponsesClient("no-such-model").CreateResponseAsync(Options(ResponseItem.CreateUserMessageItem("hi")), Ct));
+        var noSuchModel = Options(ResponseItem.CreateUserMessageItem("hi"));
+        noSuchModel.Model = "no-such-model";
+        var unknownModel = await Assert.ThrowsAsync<ClientResultException>(() => Client().CreateResponseAsync(noSuchModel, Ct));
         var badKey = await Assert.ThrowsAsync<ClientResultException>(() => Client("wrong-key-0123456789abcdef").CreateResponseAsync(Options(ResponseItem.CreateUserMessageItem("hi")), Ct));
         using var http = Http();
         using var badItem = await http.PostAsync("/v1/responses", Json("""{"model":"gpt-4o","input":[{"type":"bogus"}]}"""), Ct);
@@ -312,7 +314,8 @@ public sealed class ResponsesSdkTests : IAsyncLifetime
         _upstream.Replies.Enqueue(new FakeReply { Text = "This answer will be cut off somewhere in the middle.", DropAfterChunks = 3 });
         using var http = Http();
 
-        using var reply = await http.PostAsync("/v1/responses", Json("""{"model":"gpt-4o","stream":true,"input":"go"}"""), Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = Json("""{"model":"gpt-4o","stream":true,"input":"go"}""") };
+        using var reply = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
         var (body, aborted) = await StreamReading.ReadToEndOrAbortAsync(reply, Ct);
 
         Assert.True(aborted);
