@@ -24,7 +24,7 @@ public static class ResponsesEndpoints
         return endpoints;
     }
 
-    private static async Task CreateAsync(HttpContext context, IInferenceService inference, ConfigMonitor config, CredentialAuthenticator credentials, ResponseStore store, TimeProvider time)
+    private static async Task CreateAsync(HttpContext context, IInferenceService inference, ConfigMonitor config, CredentialAuthenticator credentials, ResponseStore store, TimeProvider time, ILogger<ResponseStore> logger)
     {
         var requestId = GatewayHeaders.AssignRequestId(context);
         var abort = context.RequestAborted;
@@ -53,11 +53,20 @@ public static class ResponsesEndpoints
             }
             chat.Messages.AddRange(request.Input);
             var response = new ResponseObject(request, "resp_" + Guid.CreateVersion7().ToString("N"), time.GetUtcNow().ToUnixTimeSeconds());
+            // The answer has been paid for: a store that fails costs the client chaining on it, not the answer.
             async Task SaveAsync()
             {
-                if (request.Store)
+                if (!request.Store)
+                {
+                    return;
+                }
+                try
                 {
                     await store.SaveAsync(Owner(principal), response.Id, response.ToJson(), [.. history, .. request.Input, response.AssistantMessage()], CancellationToken.None);
+                }
+                catch (System.Data.Common.DbException e)
+                {
+                    EdgeLog.ResponseNotStored(logger, e, response.Id);
                 }
             }
 

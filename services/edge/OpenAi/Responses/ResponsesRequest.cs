@@ -108,12 +108,7 @@ public sealed class ResponsesRequest
         chat.User = String(root, "user", "user") ?? String(root, "safety_identifier", "safety_identifier") ?? "";
         if (TryGet(root, "metadata", out var metadata))
         {
-            foreach (var property in RequireObject(metadata, "metadata").EnumerateObject())
-            {
-                chat.Metadata[property.Name] = property.Value.ValueKind == JsonValueKind.String
-                    ? property.Value.GetString()!
-                    : throw WrongType($"metadata.{property.Name}", "a string", property.Value);
-            }
+            OpenAiChatCodec.ReadMetadata(metadata, chat);
         }
         if (TryGet(root, "reasoning", out var reasoning) && String(RequireObject(reasoning, "reasoning"), "effort", "reasoning.effort") is { } effort)
         {
@@ -239,16 +234,8 @@ public sealed class ResponsesRequest
                 case "input_image" when role == Role.User:
                     var url = String(part, "image_url", $"{partPath}.image_url")
                         ?? throw GatewayException.BadRequest($"Missing '{partPath}.image_url': send the image as an http(s) URL or a data: URI (file ids are not supported).", $"{partPath}.image_url", "missing_required_parameter");
-                    if (!url.StartsWith("data:", StringComparison.Ordinal) && !url.StartsWith("https://", StringComparison.Ordinal) && !url.StartsWith("http://", StringComparison.Ordinal))
-                    {
-                        throw GatewayException.BadRequest($"Invalid '{partPath}.image_url': use an http(s) URL or a data: URI.", $"{partPath}.image_url", "invalid_value");
-                    }
                     var detail = String(part, "detail", $"{partPath}.detail") ?? "";
-                    if (detail is not ("" or "auto" or "low" or "high"))
-                    {
-                        throw GatewayException.BadRequest($"Invalid value for '{partPath}.detail': use 'auto', 'low' or 'high'.", $"{partPath}.detail", "invalid_value");
-                    }
-                    message.Content.Add(new ContentPart { Image = new ImagePart { Url = url, Detail = detail } });
+                    message.Content.Add(new ContentPart { Image = OpenAiChatCodec.ReadImage(url, detail, $"{partPath}.image_url", $"{partPath}.detail") });
                     break;
                 default:
                     throw GatewayException.BadRequest($"Invalid value for '{partPath}.type': '{type}' is not supported in a {roleText} message.", $"{partPath}.type", "invalid_value");
@@ -266,21 +253,7 @@ public sealed class ResponsesRequest
         {
             throw GatewayException.BadRequest($"Invalid value for '{path}.type': '{type}' tools are not supported by this gateway; only 'function' tools are.", $"{path}.type", "invalid_value");
         }
-        var name = RequireString(element, "name", $"{path}.name");
-        if (!OpenAiChatCodec.IsValidToolName(name))
-        {
-            throw GatewayException.BadRequest($"Invalid '{path}.name': use 1 to 64 letters, digits, '_' or '-'.", $"{path}.name", "invalid_value");
-        }
-        var tool = new Tool { Name = name, Description = String(element, "description", $"{path}.description") ?? "" };
-        if (TryGet(element, "parameters", out var parameters))
-        {
-            tool.ParametersJson = RequireObject(parameters, $"{path}.parameters").GetRawText();
-        }
-        if (Bool(element, "strict", $"{path}.strict") is { } strict)
-        {
-            tool.Strict = strict;
-        }
-        return tool;
+        return OpenAiChatCodec.ReadFunction(element, path);
     }
 
     private static ToolChoice ReadToolChoice(JsonElement element)
@@ -312,22 +285,7 @@ public sealed class ResponsesRequest
             case "json_object":
                 return new ResponseFormat { Type = ResponseFormat.Types.Type.JsonObject };
             case "json_schema":
-                var result = new ResponseFormat
-                {
-                    Type = ResponseFormat.Types.Type.JsonSchema,
-                    SchemaName = RequireString(format, "name", "text.format.name"),
-                    Description = String(format, "description", "text.format.description") ?? "",
-                };
-                if (!TryGet(format, "schema", out var schema))
-                {
-                    throw GatewayException.BadRequest("Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter");
-                }
-                result.SchemaJson = RequireObject(schema, "text.format.schema").GetRawText();
-                if (Bool(format, "strict", "text.format.strict") is { } strict)
-                {
-                    result.Strict = strict;
-                }
-                return result;
+                return OpenAiChatCodec.ReadJsonSchema(format, "text.format", schemaRequired: true);
             default:
                 throw GatewayException.BadRequest($"Invalid value for 'text.format.type': '{type}'. Use 'text', 'json_object' or 'json_schema'.", "text.format.type", "invalid_value");
         }
