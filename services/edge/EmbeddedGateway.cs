@@ -7,6 +7,7 @@ using Gateway.Edge.Admin;
 using Gateway.Edge.Anthropic;
 using Gateway.Edge.Http;
 using Gateway.Edge.OpenAi;
+using Gateway.Edge.OpenAi.Responses;
 using Gateway.Guard;
 using Gateway.Mcp;
 using Gateway.Router;
@@ -45,6 +46,7 @@ public static class EmbeddedGateway
 
     public static IServiceCollection AddEdge(this IServiceCollection services, GatewayConfig config)
     {
+        services.AddSingleton<ResponseStore>();
         if (config.Services.Router is { Length: > 0 } router)
         {
             services.AddServiceClient<Inference.InferenceClient>(router);
@@ -69,6 +71,7 @@ public static class EmbeddedGateway
     public static IEndpointRouteBuilder MapEdge(this IEndpointRouteBuilder endpoints, GatewayConfig config)
     {
         endpoints.MapOpenAi();
+        endpoints.MapResponses();
         endpoints.MapAnthropic();
         endpoints.MapGuardAdmin();
         if (config.Services.Router is not { Length: > 0 })

@@ -20,8 +20,7 @@ public static class McpService
     public static IServiceCollection AddMcp(this IServiceCollection services, GatewayConfig config)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<KeyAuthenticator>();
-        services.AddHttpClient<OidcTokenValidator>(client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddCredentialAuthentication();
         services.AddSingleton<McpAuditStore>();
         services.AddSingleton<ToolCatalog>();
         services.AddSingleton<McpPolicy>();

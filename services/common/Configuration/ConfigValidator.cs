@@ -30,6 +30,8 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ValidateBudgets();
         ValidateTraces();
         ValidateMcp();
+        ValidateAuth();
+        ValidateResponses();
         return _errors;
     }
 

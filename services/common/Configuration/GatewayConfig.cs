@@ -21,6 +21,22 @@ public sealed record GatewayConfig
     public BudgetSettingsConfig BudgetSettings { get; init; } = new();
     public TracesConfig Traces { get; init; } = new();
     public McpConfig Mcp { get; init; } = new();
+    public AuthConfig Auth { get; init; } = new();
+    public ResponsesConfig Responses { get; init; } = new();
+}
+
+// Credentials accepted on the LLM routes besides gateway keys.
+public sealed record AuthConfig
+{
+    // Identity providers whose bearer tokens (JWTs) are API credentials; a token is matched by its `iss`.
+    public List<OidcConfig> Oidc { get; init; } = [];
+}
+
+// The Responses API's state: responses served with `store: true`, kept per principal for chaining
+// (`previous_response_id`) and GET /v1/responses/{id}, in storage.state.
+public sealed record ResponsesConfig
+{
+    public double RetentionDays { get; init; } = 30;
 }
 
 // Which principals a budget or rate limit applies to: every field given must match (unset = any).

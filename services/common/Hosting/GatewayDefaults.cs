@@ -27,7 +27,7 @@ public static class GatewayDefaults
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new ConfigMonitor(config, configPath, sp.GetRequiredService<ILogger<ConfigMonitor>>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigMonitor>());
-        builder.Services.AddSingleton<KeyAuthenticator>();
+        builder.Services.AddCredentialAuthentication();
 
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog((_, logger) => logger

@@ -20,7 +20,7 @@ namespace Gateway.Router.Pipeline;
 // with failover -> guard output -> settle -> publish the trace. Every step is timed into the trace; every
 // refusal is a typed GatewayException that each surface maps to its own error shape.
 public sealed class InferencePipeline(
-    KeyAuthenticator keys,
+    CredentialAuthenticator credentials,
     ConfigMonitor config,
     RoutePlanner planner,
     FailoverRunner failover,
@@ -196,7 +196,7 @@ public sealed class InferencePipeline(
         Reservation? reservation = null;
         try
         {
-            context.Principal = Authenticate(context, apiKey);
+            context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
@@ -251,9 +251,9 @@ public sealed class InferencePipeline(
         }
     }
 
-    public Task<ListModelsResponse> ListModelsAsync(string? apiKey, CancellationToken cancellationToken)
+    public async Task<ListModelsResponse> ListModelsAsync(string? apiKey, CancellationToken cancellationToken)
     {
-        var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
+        var principal = await credentials.AuthenticateAsync(apiKey, cancellationToken);
         var response = new ListModelsResponse();
         foreach (var (name, model) in config.Current.Models)
         {
@@ -262,7 +262,7 @@ public sealed class InferencePipeline(
                 response.Models.Add(new ModelInfo { Id = name, Created = 0, OwnedBy = model.OwnedBy ?? "gateway" });
             }
         }
-        return Task.FromResult(response);
+        return response;
     }
 
     // ---- steps --------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ public sealed class InferencePipeline(
 
     private async Task<ChatRequest> PrepareAsync(RequestContext context, ChatRequest request, string? apiKey, CancellationToken cancellationToken)
     {
-        context.Principal = Authenticate(context, apiKey);
+        context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
         context.Trace.RequestedModel = request.Model;
         foreach (var (key, value) in request.Metadata)
         {
@@ -388,19 +388,15 @@ public sealed class InferencePipeline(
         return rendered;
     }
 
-    private Principal Authenticate(RequestContext context, string? apiKey)
+    private async ValueTask<Principal> AuthenticateAsync(RequestContext context, string? apiKey, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
+        var principal = await credentials.AuthenticateAsync(apiKey, cancellationToken);
         context.Trace.Principal = principal;
         context.Trace.Capture = config.Current.Traces.Capture.For(principal.KeyName, principal.Team);
         context.Trace.Latencies.AuthMs = RequestContext.Since(start);
         return principal;
     }
-
-    private static GatewayException InvalidKey(string? apiKey) => new(ErrorKind.Authentication, string.IsNullOrEmpty(apiKey)
-        ? "Missing API key. Send your gateway key as 'Authorization: Bearer <key>' (or 'x-api-key: <key>' on /v1/messages)."
-        : "Incorrect API key provided.");
 
     private void EnsureModel(Principal principal, string model)
     {
@@ -637,6 +633,7 @@ public sealed class InferencePipeline(
         Api.Messages => "messages",
         Api.Grpc => "grpc",
         Api.Embeddings => "embeddings",
+        Api.Responses => "responses",
         _ => "chat",
     };
 
