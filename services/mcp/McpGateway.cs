@@ -24,6 +24,7 @@ public sealed class McpGateway(
     McpPolicy policy,
     McpAuditStore audit,
     McpRedactor redactor,
+    McpGuard guard,
     ConfigMonitor config,
     TimeProvider time,
     ILogger<McpGateway> logger)
@@ -114,17 +115,22 @@ public sealed class McpGateway(
             Endpoint = virtualName is null ? "/mcp" : "/mcp/" + virtualName,
             Server = tool?.Server ?? "",
             Tool = tool?.ExposedName ?? request.Name,
-            Arguments = redactor.Arguments(request.Arguments),
+            // Until the guard has seen them, arguments are not stored (a denied call's may hold anything).
+            Arguments = "",
             Justification = MetaString(request.Meta, "justification"),
             ToolCallId = MetaString(request.Meta, "tool_call_id") is { Length: > 0 } id ? id : MetaString(request.Meta, "toolCallId"),
             TraceId = Activity.Current?.TraceId.ToString() ?? "",
         };
+        var guarded = new McpGuardState();
         McpAuditRecord Finish(string outcome, string reason = "", long bytes = 0) => record with
         {
             Outcome = outcome,
             Reason = reason,
             LatencyMs = time.GetElapsedTime(started).TotalMilliseconds,
             ResultBytes = bytes,
+            GuardPolicy = guarded.Policy,
+            GuardAction = guarded.Action,
+            GuardFindings = guarded.Findings,
         };
 
         // Unknown and not-allowed tools get the same answer, so probing reveals nothing about the catalogue.
@@ -150,42 +156,64 @@ public sealed class McpGateway(
             audit.Enqueue(Finish("error", "server not registered"));
             throw new McpProtocolException($"Tool '{request.Name}' is unavailable.", (McpErrorCode)UnavailableCode);
         }
-        var seconds = upstream.Config.TimeoutSeconds ?? config.Current.Mcp.CallTimeoutSeconds;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds), time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var relay = new RelayTarget(context.Server, request.ProgressToken, tool.Server, logger);
+        IDictionary<string, JsonElement>? arguments;
         try
         {
-            var result = await upstream.CallToolAsync(tool.UpstreamName, request.Arguments, relay, linked.Token);
-            result = redactor.Result(result);
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(result, McpJsonUtilities.DefaultOptions).LongLength;
-            audit.Enqueue(Finish(result.IsError == true ? "error" : "ok", result.IsError == true ? "tool returned an error" : "", bytes));
-            return result;
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            audit.Enqueue(Finish("timeout", $"no answer within {seconds} s"));
-            throw new McpProtocolException($"Tool '{request.Name}' did not answer within {seconds} seconds.", (McpErrorCode)TimeoutCode);
-        }
-        catch (OperationCanceledException)
-        {
-            audit.Enqueue(Finish("error", "cancelled by the client"));
-            throw;
+            arguments = await guard.ArgumentsAsync(principal, request.Name, request.Arguments, guarded, cancellationToken);
         }
         catch (McpProtocolException error)
         {
-            audit.Enqueue(Finish("error", $"upstream error {(int)error.ErrorCode}"));
-            throw new McpProtocolException(error.Message, error.ErrorCode);
+            audit.Enqueue(Finish(McpGuard.Outcome(error), error.Message));
+            throw;
         }
-        catch (Exception error) when (error is UpstreamUnavailableException or McpException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException)
+        record = record with { Arguments = redactor.Arguments(arguments) };
+        var seconds = upstream.Config.TimeoutSeconds ?? config.Current.Mcp.CallTimeoutSeconds;
+        CallToolResult result;
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds), time))
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token))
         {
-            audit.Enqueue(Finish("error", "upstream unavailable"));
-            throw new McpProtocolException($"Tool '{request.Name}' is unavailable right now; the server is restarting.", (McpErrorCode)UnavailableCode);
+            var relay = new RelayTarget(context.Server, request.ProgressToken, tool.Server, logger);
+            try
+            {
+                result = await upstream.CallToolAsync(tool.UpstreamName, arguments, relay, linked.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                audit.Enqueue(Finish("timeout", $"no answer within {seconds} s"));
+                throw new McpProtocolException($"Tool '{request.Name}' did not answer within {seconds} seconds.", (McpErrorCode)TimeoutCode);
+            }
+            catch (OperationCanceledException)
+            {
+                audit.Enqueue(Finish("error", "cancelled by the client"));
+                throw;
+            }
+            catch (McpProtocolException error)
+            {
+                audit.Enqueue(Finish("error", $"upstream error {(int)error.ErrorCode}"));
+                throw new McpProtocolException(error.Message, error.ErrorCode);
+            }
+            catch (Exception error) when (error is UpstreamUnavailableException or McpException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException)
+            {
+                audit.Enqueue(Finish("error", "upstream unavailable"));
+                throw new McpProtocolException($"Tool '{request.Name}' is unavailable right now; the server is restarting.", (McpErrorCode)UnavailableCode);
+            }
+            finally
+            {
+                relay.Complete();
+            }
         }
-        finally
+        try
         {
-            relay.Complete();
+            result = await guard.ResultAsync(principal, request.Name, result, guarded, cancellationToken);
         }
+        catch (McpProtocolException error)
+        {
+            audit.Enqueue(Finish(McpGuard.Outcome(error), error.Message));
+            throw;
+        }
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(result, McpJsonUtilities.DefaultOptions).LongLength;
+        audit.Enqueue(Finish(result.IsError == true ? "error" : "ok", result.IsError == true ? "tool returned an error" : "", bytes));
+        return result;
     }
 
     private static string MetaString(JsonObject? meta, string name)

@@ -1,4 +1,6 @@
+using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
+using Gateway.Guard;
 using Gateway.Common.Security;
 using Gateway.Contracts.Mcp.V1;
 using Gateway.Mcp.Audit;
@@ -26,6 +28,11 @@ public static class McpService
         services.AddSingleton<ToolCatalog>();
         services.AddSingleton<McpPolicy>();
         services.AddSingleton<McpRedactor>();
+        if (!services.Any(s => s.ServiceType == typeof(IGuardService)))
+        {
+            services.AddGuardDependency(config);
+        }
+        services.AddSingleton<McpGuard>();
         services.AddSingleton<UpstreamRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<UpstreamRegistry>());
         services.AddSingleton<McpGateway>();

@@ -20,7 +20,7 @@ public sealed record McpAuditRecord
     public string Server { get; init; } = "";
     public string Tool { get; init; } = "";
     public string Arguments { get; init; } = "{}";
-    // ok, error, denied, rate_limited, timeout
+    // ok, error, denied, rate_limited, timeout, blocked (by the guard)
     public string Outcome { get; init; } = "";
     public string Reason { get; init; } = "";
     public double LatencyMs { get; init; }
@@ -29,6 +29,11 @@ public sealed record McpAuditRecord
     // The id of the LLM tool call that asked for this call (`_meta.tool_call_id`), linking to that trace.
     public string ToolCallId { get; init; } = "";
     public string TraceId { get; init; } = "";
+    // What the guard did with the arguments and the result: its policy, strongest action and findings
+    // (entity types and counts, never values).
+    public string GuardPolicy { get; init; } = "";
+    public string GuardAction { get; init; } = "";
+    public IReadOnlyList<McpGuardFinding> GuardFindings { get; init; } = [];
 }
 
 public sealed record McpAuditQuery(string? Principal, string? Server, string? Tool, string? Outcome, DateTimeOffset? Since, DateTimeOffset? Until, int Limit);
@@ -81,7 +86,10 @@ public sealed class McpAuditStore : IAsyncDisposable
                     result_bytes INTEGER NOT NULL,
                     justification TEXT NOT NULL,
                     tool_call_id TEXT NOT NULL,
-                    trace_id TEXT NOT NULL
+                    trace_id TEXT NOT NULL,
+                    guard_policy TEXT NOT NULL DEFAULT '',
+                    guard_action TEXT NOT NULL DEFAULT '',
+                    guard_findings TEXT NOT NULL DEFAULT '[]'
                 );
                 CREATE INDEX IF NOT EXISTS mcp_audit_time ON mcp_audit (time);
                 CREATE INDEX IF NOT EXISTS mcp_audit_principal ON mcp_audit (principal, time);
@@ -94,8 +102,27 @@ public sealed class McpAuditStore : IAsyncDisposable
                 );
                 """;
             command.ExecuteNonQuery();
+            AddGuardColumns(connection);
         }
         _writer = Task.Run(WriteLoopAsync);
+    }
+
+    // Audit files written before the guard columns existed get them added.
+    private static void AddGuardColumns(SqliteConnection connection)
+    {
+        using var columns = connection.CreateCommand();
+        columns.CommandText = "SELECT count(*) FROM pragma_table_info('mcp_audit') WHERE name = 'guard_policy'";
+        if (Convert.ToInt64(columns.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
+        {
+            return;
+        }
+        using var alter = connection.CreateCommand();
+        alter.CommandText = """
+            ALTER TABLE mcp_audit ADD COLUMN guard_policy TEXT NOT NULL DEFAULT '';
+            ALTER TABLE mcp_audit ADD COLUMN guard_action TEXT NOT NULL DEFAULT '';
+            ALTER TABLE mcp_audit ADD COLUMN guard_findings TEXT NOT NULL DEFAULT '[]';
+            """;
+        alter.ExecuteNonQuery();
     }
 
     public void Enqueue(McpAuditRecord record) => _queue.Writer.TryWrite((record, null));
@@ -154,7 +181,8 @@ public sealed class McpAuditStore : IAsyncDisposable
         using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name, $client_version,
-                $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes, $justification, $tool_call_id, $trace_id)
+                $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes, $justification, $tool_call_id, $trace_id,
+                $guard_policy, $guard_action, $guard_findings)
             """;
         foreach (var r in batch)
         {
@@ -179,6 +207,9 @@ public sealed class McpAuditStore : IAsyncDisposable
             command.Parameters.AddWithValue("$justification", r.Justification);
             command.Parameters.AddWithValue("$tool_call_id", r.ToolCallId);
             command.Parameters.AddWithValue("$trace_id", r.TraceId);
+            command.Parameters.AddWithValue("$guard_policy", r.GuardPolicy);
+            command.Parameters.AddWithValue("$guard_action", r.GuardAction);
+            command.Parameters.AddWithValue("$guard_findings", McpGuardFinding.ToJson(r.GuardFindings));
             command.ExecuteNonQuery();
         }
         transaction.Commit();
@@ -212,7 +243,7 @@ public sealed class McpAuditStore : IAsyncDisposable
             where.Add("time < $until");
             command.Parameters.AddWithValue("$until", until.ToUnixTimeMilliseconds());
         }
-        command.CommandText = $"SELECT * FROM mcp_audit {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY time DESC, rowid DESC LIMIT $limit";
+        command.CommandText = $"SELECT id, time, session, principal, user, team, roles, client_name, client_version, endpoint, server, tool, arguments, outcome, reason, latency_ms, result_bytes, justification, tool_call_id, trace_id, guard_policy, guard_action, guard_findings FROM mcp_audit {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY time DESC, rowid DESC LIMIT $limit";
         command.Parameters.AddWithValue("$limit", Math.Clamp(query.Limit, 1, 10_000));
         var rows = new List<McpAuditRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -240,6 +271,9 @@ public sealed class McpAuditStore : IAsyncDisposable
                 Justification = reader.GetString(17),
                 ToolCallId = reader.GetString(18),
                 TraceId = reader.GetString(19),
+                GuardPolicy = reader.GetString(20),
+                GuardAction = reader.GetString(21),
+                GuardFindings = McpGuardFinding.FromJson(reader.GetString(22)),
             });
         }
         return rows;
