@@ -18,7 +18,7 @@ namespace Gateway.Mcp;
 // The governed MCP endpoint: tools/list shows each caller what it may call (through the virtual server's
 // view); tools/call is authorized, rate limited, bounded by a timeout, routed to its upstream and audited,
 // whatever the outcome.
-public sealed class McpGateway(
+public sealed partial class McpGateway(
     ToolCatalog catalog,
     UpstreamRegistry upstreams,
     McpPolicy policy,
@@ -233,7 +233,8 @@ public sealed class McpGateway(
         }
     }
 
-    public void NotifyToolsChanged()
+    // After a discovery: tools, prompts and resources may all have changed.
+    public void NotifyListsChanged()
     {
         foreach (var session in _sessions.Keys)
         {
@@ -245,6 +246,8 @@ public sealed class McpGateway(
             try
             {
                 await session.SendNotificationAsync(NotificationMethods.ToolListChangedNotification);
+                await session.SendNotificationAsync(NotificationMethods.PromptListChangedNotification);
+                await session.SendNotificationAsync(NotificationMethods.ResourceListChangedNotification);
             }
             catch (Exception error) when (error is McpException or IOException or InvalidOperationException or ObjectDisposedException or OperationCanceledException)
             {

@@ -22,7 +22,7 @@ public sealed class GatewayFixture : IAsyncLifetime
           virtual:
             everything-only: {"{"} servers: [everything], prefix: false {"}"}
           rules:
-            - {"{"} roles: [analyst], allow: ["everything__*", "memory__read_*", "fixture__*"], capabilities: [read] {"}"}
+            - {"{"} roles: [analyst], allow: ["everything__*", "memory__read_*", "fixture__*"], deny: ["everything__args-prompt", "everything__Dynamic_Blob_Resource"], capabilities: [read] {"}"}
             - {"{"} roles: [admin], allow: ["*"] {"}"}
           rate_limits:
             - {"{"} roles: [analyst], tool: "everything__get-sum", per_minute: 2 {"}"}

@@ -64,6 +64,8 @@ public sealed class UpstreamConnection : IAsyncDisposable
 
     public IReadOnlyList<Resource> Resources { get; private set; } = [];
 
+    public IReadOnlyList<ResourceTemplate> ResourceTemplates { get; private set; } = [];
+
     public string? ServerName => Client?.ServerInfo?.Name;
 
     public string? ServerVersion => Client?.ServerInfo?.Version;
@@ -212,6 +214,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
             Tools = capabilities.Tools is null ? [] : await PagesAsync(c => client.ListToolsAsync(new ListToolsRequestParams { Cursor = c }, cancellationToken), r => (r.Tools, r.NextCursor));
             Prompts = capabilities.Prompts is null ? [] : await PagesAsync(c => client.ListPromptsAsync(new ListPromptsRequestParams { Cursor = c }, cancellationToken), r => (r.Prompts, r.NextCursor));
             Resources = capabilities.Resources is null ? [] : await PagesAsync(c => client.ListResourcesAsync(new ListResourcesRequestParams { Cursor = c }, cancellationToken), r => (r.Resources, r.NextCursor));
+            ResourceTemplates = capabilities.Resources is null ? [] : await PagesAsync(c => client.ListResourceTemplatesAsync(new ListResourceTemplatesRequestParams { Cursor = c }, cancellationToken), r => (r.ResourceTemplates, r.NextCursor));
             DiscoveredAt = _time.GetUtcNow();
             await _discovered(this, cancellationToken);
         }
@@ -242,7 +245,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
     // that the upstream sends meanwhile are relayed to `target`.
     public async Task<CallToolResult> CallToolAsync(string tool, IDictionary<string, JsonElement>? arguments, RelayTarget target, CancellationToken cancellationToken)
     {
-        var client = Client ?? throw new UpstreamUnavailableException($"MCP server '{Name}' is not connected (state: {State}).");
+        var client = Connected();
         var id = Interlocked.Increment(ref _callIds);
         var request = new CallToolRequestParams { Name = tool, Arguments = arguments };
         if (target.ProgressToken is not null)
@@ -261,6 +264,14 @@ public sealed class UpstreamConnection : IAsyncDisposable
             await target.DrainAsync();
         }
     }
+
+    public async Task<GetPromptResult> GetPromptAsync(GetPromptRequestParams request, CancellationToken cancellationToken)
+        => await Connected().GetPromptAsync(request, cancellationToken);
+
+    public async Task<ReadResourceResult> ReadResourceAsync(ReadResourceRequestParams request, CancellationToken cancellationToken)
+        => await Connected().ReadResourceAsync(request, cancellationToken);
+
+    private McpClient Connected() => Client ?? throw new UpstreamUnavailableException($"MCP server '{Name}' is not connected (state: {State}).");
 
     private void Observe(JsonRpcMessage message)
     {
