@@ -18,6 +18,16 @@ public static class McpAdminEndpoints
         group.MapGet("/servers", (UpstreamRegistry upstreams, ToolCatalog catalog) => Results.Json(
             new McpServerList([.. upstreams.Servers.Select(s => Describe(s, catalog))]), McpAdminJson.Default.McpServerList));
         group.MapPost("/servers", RegisterAsync);
+        group.MapDelete("/servers/{name}", async (string name, UpstreamRegistry upstreams, CancellationToken cancellationToken) =>
+        {
+            if (upstreams.Find(name) is null)
+            {
+                return NotFound(name);
+            }
+            return await upstreams.UnregisterAsync(name, cancellationToken)
+                ? Results.NoContent()
+                : Results.Json(new McpAdminError($"MCP server '{name}' comes from the configuration file; remove it there."), McpAdminJson.Default.McpAdminError, statusCode: 409);
+        });
         group.MapPost("/servers/{name}/refresh", async (string name, UpstreamRegistry upstreams, ToolCatalog catalog, CancellationToken cancellationToken) =>
         {
             if (upstreams.Find(name) is not { } server)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Threading.Channels;
 using Gateway.Common.Configuration;
 using Microsoft.Data.Sqlite;
@@ -93,6 +94,11 @@ public sealed class McpAuditStore : IAsyncDisposable
                 );
                 CREATE INDEX IF NOT EXISTS mcp_audit_time ON mcp_audit (time);
                 CREATE INDEX IF NOT EXISTS mcp_audit_principal ON mcp_audit (principal, time);
+                CREATE TABLE IF NOT EXISTS mcp_servers (
+                    name TEXT PRIMARY KEY,
+                    config TEXT NOT NULL,
+                    registered_at INTEGER NOT NULL
+                );
                 CREATE TABLE IF NOT EXISTS mcp_tool_fingerprints (
                     server TEXT NOT NULL,
                     tool TEXT NOT NULL,
@@ -304,6 +310,44 @@ public sealed class McpAuditStore : IAsyncDisposable
         command.Parameters.AddWithValue("$fingerprint", fingerprint);
         command.Parameters.AddWithValue("$by", approvedBy);
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    // Servers registered through the admin API, so they survive a restart (configured ones live in the YAML).
+    public async Task SaveServerAsync(string name, McpServerConfig server, DateTimeOffset registeredAt, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT OR REPLACE INTO mcp_servers VALUES ($name, $config, $at)";
+        command.Parameters.AddWithValue("$name", name);
+        command.Parameters.AddWithValue("$config", JsonSerializer.Serialize(server, McpAuditJson.Default.McpServerConfig));
+        command.Parameters.AddWithValue("$at", registeredAt.ToUnixTimeMilliseconds());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> DeleteServerAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM mcp_servers WHERE name = $name";
+        command.Parameters.AddWithValue("$name", name);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    public async Task<List<(string Name, McpServerConfig Server)>> ServersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name, config FROM mcp_servers ORDER BY registered_at";
+        var servers = new List<(string, McpServerConfig)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (JsonSerializer.Deserialize(reader.GetString(1), McpAuditJson.Default.McpServerConfig) is { } server)
+            {
+                servers.Add((reader.GetString(0), server));
+            }
+        }
+        return servers;
     }
 
     private SqliteConnection Connect()

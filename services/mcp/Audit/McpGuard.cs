@@ -25,6 +25,7 @@ public sealed record McpGuardFinding(string Type, int Count, string Action, stri
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(IReadOnlyList<McpGuardFinding>))]
+[JsonSerializable(typeof(McpServerConfig))]
 internal sealed partial class McpAuditJson : JsonSerializerContext;
 
 // The guard's view of one call: the policy that applied, what it found, and the placeholder table for
