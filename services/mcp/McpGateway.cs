@@ -22,7 +22,7 @@ public sealed partial class McpGateway(
     ToolCatalog catalog,
     UpstreamRegistry upstreams,
     McpPolicy policy,
-    McpAuditStore audit,
+    McpAuditSink audit,
     McpRedactor redactor,
     McpGuard guard,
     ConfigMonitor config,
@@ -119,7 +119,8 @@ public sealed partial class McpGateway(
             Arguments = "",
             Justification = MetaString(request.Meta, "justification"),
             ToolCallId = MetaString(request.Meta, "tool_call_id") is { Length: > 0 } id ? id : MetaString(request.Meta, "toolCallId"),
-            TraceId = Activity.Current?.TraceId.ToString() ?? "",
+            // The model call that asked for this tool (its x-request-id, sent by the agent), else this request's W3C trace.
+            TraceId = MetaString(request.Meta, "request_id") is { Length: > 0 } requestId ? requestId : Activity.Current?.TraceId.ToString() ?? "",
         };
         var guarded = new McpGuardState();
         McpAuditRecord Finish(string outcome, string reason = "", long bytes = 0) => record with
@@ -136,24 +137,24 @@ public sealed partial class McpGateway(
         // Unknown and not-allowed tools get the same answer, so probing reveals nothing about the catalogue.
         if (tool is null || !policy.IsAllowed(principal, tool))
         {
-            audit.Enqueue(Finish("denied", tool is null ? "unknown tool" : "no rule grants this tool"));
+            await audit.RecordAsync(Finish("denied", tool is null ? "unknown tool" : "no rule grants this tool"));
             throw new McpProtocolException($"Tool '{request.Name}' is not available to this identity.", (McpErrorCode)DeniedCode);
         }
         if (tool.Blocked)
         {
             var reason = tool.Status == ToolStatus.Changed ? "definition changed since approval" : "definition failed the poisoning scan";
-            audit.Enqueue(Finish("denied", reason));
+            await audit.RecordAsync(Finish("denied", reason));
             throw new McpProtocolException($"Tool '{request.Name}' is blocked: its {reason}; an administrator must approve it.", (McpErrorCode)DeniedCode);
         }
         if (!policy.TryAcquire(principal, tool.ExposedName))
         {
-            audit.Enqueue(Finish("rate_limited", "per-minute limit reached"));
+            await audit.RecordAsync(Finish("rate_limited", "per-minute limit reached"));
             throw new McpProtocolException($"Rate limit reached for tool '{request.Name}'; try again in a minute.", (McpErrorCode)RateLimitedCode);
         }
         var upstream = upstreams.Find(tool.Server);
         if (upstream is null)
         {
-            audit.Enqueue(Finish("error", "server not registered"));
+            await audit.RecordAsync(Finish("error", "server not registered"));
             throw new McpProtocolException($"Tool '{request.Name}' is unavailable.", (McpErrorCode)UnavailableCode);
         }
         IDictionary<string, JsonElement>? arguments;
@@ -163,7 +164,7 @@ public sealed partial class McpGateway(
         }
         catch (McpProtocolException error)
         {
-            audit.Enqueue(Finish(McpGuard.Outcome(error), error.Message));
+            await audit.RecordAsync(Finish(McpGuard.Outcome(error), error.Message));
             throw;
         }
         record = record with { Arguments = redactor.Arguments(arguments) };
@@ -179,22 +180,22 @@ public sealed partial class McpGateway(
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                audit.Enqueue(Finish("timeout", $"no answer within {seconds} s"));
+                await audit.RecordAsync(Finish("timeout", $"no answer within {seconds} s"));
                 throw new McpProtocolException($"Tool '{request.Name}' did not answer within {seconds} seconds.", (McpErrorCode)TimeoutCode);
             }
             catch (OperationCanceledException)
             {
-                audit.Enqueue(Finish("error", "cancelled by the client"));
+                await audit.RecordAsync(Finish("error", "cancelled by the client"));
                 throw;
             }
             catch (McpProtocolException error)
             {
-                audit.Enqueue(Finish("error", $"upstream error {(int)error.ErrorCode}"));
+                await audit.RecordAsync(Finish("error", $"upstream error {(int)error.ErrorCode}"));
                 throw new McpProtocolException(error.Message, error.ErrorCode);
             }
             catch (Exception error) when (error is UpstreamUnavailableException or McpException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException)
             {
-                audit.Enqueue(Finish("error", "upstream unavailable"));
+                await audit.RecordAsync(Finish("error", "upstream unavailable"));
                 throw new McpProtocolException($"Tool '{request.Name}' is unavailable right now; the server is restarting.", (McpErrorCode)UnavailableCode);
             }
             finally
@@ -208,11 +209,11 @@ public sealed partial class McpGateway(
         }
         catch (McpProtocolException error)
         {
-            audit.Enqueue(Finish(McpGuard.Outcome(error), error.Message));
+            await audit.RecordAsync(Finish(McpGuard.Outcome(error), error.Message));
             throw;
         }
         var bytes = JsonSerializer.SerializeToUtf8Bytes(result, McpJsonUtilities.DefaultOptions).LongLength;
-        audit.Enqueue(Finish(result.IsError == true ? "error" : "ok", result.IsError == true ? "tool returned an error" : "", bytes));
+        await audit.RecordAsync(Finish(result.IsError == true ? "error" : "ok", result.IsError == true ? "tool returned an error" : "", bytes));
         return result;
     }
 

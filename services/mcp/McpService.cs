@@ -24,7 +24,8 @@ public static class McpService
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<KeyAuthenticator>();
         services.AddHttpClient<OidcTokenValidator>(client => client.Timeout = TimeSpan.FromSeconds(10));
-        services.AddSingleton<McpAuditStore>();
+        services.AddSingleton<McpStateStore>();
+        services.AddSingleton<McpAuditSink>();
         services.AddSingleton<ToolCatalog>();
         services.AddSingleton<McpPolicy>();
         services.AddSingleton<McpRedactor>();

@@ -14,17 +14,9 @@ using Role = Gateway.Contracts.Inference.V1.Role;
 namespace Gateway.Mcp.Audit;
 
 // What the guard found in one tools/call: types, counts and actions, never values.
-public sealed record McpGuardFinding(string Type, int Count, string Action, string Direction)
-{
-    public static string ToJson(IReadOnlyList<McpGuardFinding> findings)
-        => JsonSerializer.Serialize(findings, McpAuditJson.Default.IReadOnlyListMcpGuardFinding);
-
-    public static IReadOnlyList<McpGuardFinding> FromJson(string json)
-        => JsonSerializer.Deserialize(json, McpAuditJson.Default.IReadOnlyListMcpGuardFinding) ?? [];
-}
+public sealed record McpGuardFinding(string Type, int Count, string Action, string Direction);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-[JsonSerializable(typeof(IReadOnlyList<McpGuardFinding>))]
 [JsonSerializable(typeof(McpServerConfig))]
 internal sealed partial class McpAuditJson : JsonSerializerContext;
 

@@ -9,7 +9,7 @@ namespace Gateway.Mcp.Upstreams;
 // at runtime through POST /admin/v1/mcp/servers (kept in the MCP store, so they come back after a restart;
 // a configured server of the same name wins). Start-up waits a bounded time for the first discovery of
 // each, so the gateway is ready with a catalogue when it starts accepting agents.
-public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, McpAuditStore store, ILoggerFactory loggers, TimeProvider time) : IHostedService, IAsyncDisposable
+public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, McpStateStore store, ILoggerFactory loggers, TimeProvider time) : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(15);
 
