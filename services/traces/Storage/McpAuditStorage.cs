@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Gateway.Contracts.Traces.V1;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 
 namespace Gateway.Traces.Storage;
 
@@ -100,19 +99,35 @@ public static class McpAuditEnvelope
             w.WriteString("trace_id", audit.TraceId);
             w.WriteString("guard_policy", audit.GuardPolicy);
             w.WriteString("guard_action", audit.GuardAction);
-            w.WriteStartObject("guard_findings");
-            foreach (var group in audit.GuardFindings.GroupBy(f => $"{f.Direction}:{f.EntityType}", StringComparer.Ordinal))
-            {
-                w.WriteNumber(group.Key, group.Sum(f => Math.Max(0, f.Count)));
-            }
-            w.WriteEndObject();
+            w.WritePropertyName("guard_findings");
+            WriteFindings(w, audit);
             w.WriteString("event", Convert.ToBase64String(audit.ToByteArray()));
             w.WriteEndObject();
         }
         output.WriteByte((byte)'\n');
     }
 
+    // Findings as {"input:EMAIL": 1, ...} (the shape of the ClickHouse Map column), for SQLite's guard_findings.
+    public static string FindingsJson(McpAuditEvent audit)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            WriteFindings(w, audit);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteFindings(Utf8JsonWriter w, McpAuditEvent audit)
+    {
+        w.WriteStartObject();
+        foreach (var group in audit.GuardFindings.GroupBy(f => $"{f.Direction}:{f.EntityType}", StringComparer.Ordinal))
+        {
+            w.WriteNumber(group.Key, group.Sum(f => Math.Max(0, f.Count)));
+        }
+        w.WriteEndObject();
+    }
+
     public static McpAuditEvent Parse(string base64) => McpAuditEvent.Parser.ParseFrom(Convert.FromBase64String(base64));
 
-    public static Timestamp Timestamp(DateTimeOffset time) => Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(time);
 }

@@ -100,11 +100,27 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
             CREATE TABLE IF NOT EXISTS mcp_audit (
                 id TEXT PRIMARY KEY,
                 time INTEGER NOT NULL,
+                session TEXT NOT NULL,
                 principal TEXT NOT NULL,
+                user TEXT NOT NULL,
+                team TEXT NOT NULL,
+                roles TEXT NOT NULL,
+                client_name TEXT NOT NULL,
+                client_version TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
                 server TEXT NOT NULL,
                 tool TEXT NOT NULL,
+                arguments TEXT NOT NULL,
                 outcome TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                latency_ms REAL NOT NULL,
+                result_bytes INTEGER NOT NULL,
+                justification TEXT NOT NULL,
+                tool_call_id TEXT NOT NULL,
                 trace_id TEXT NOT NULL,
+                guard_policy TEXT NOT NULL,
+                guard_action TEXT NOT NULL,
+                guard_findings TEXT NOT NULL,
                 event BLOB NOT NULL
             );
             CREATE INDEX IF NOT EXISTS mcp_audit_time ON mcp_audit (time);
@@ -157,15 +173,24 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
             foreach (var audit in audits)
             {
                 await using var command = connection.CreateCommand();
-                command.CommandText = "INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $principal, $server, $tool, $outcome, $trace, $event)";
-                command.Parameters.AddWithValue("$id", audit.Id);
-                command.Parameters.AddWithValue("$time", McpAuditEnvelope.TimeMs(audit));
-                command.Parameters.AddWithValue("$principal", audit.Principal);
-                command.Parameters.AddWithValue("$server", audit.Server);
-                command.Parameters.AddWithValue("$tool", audit.Tool);
-                command.Parameters.AddWithValue("$outcome", audit.Outcome);
-                command.Parameters.AddWithValue("$trace", audit.TraceId);
-                command.Parameters.AddWithValue("$event", audit.ToByteArray());
+                command.CommandText = """
+                    INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
+                        $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
+                        $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
+                    """;
+                foreach (var (name, value) in new (string, object)[]
+                {
+                    ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
+                    ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
+                    ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
+                    ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
+                    ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
+                    ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
+                    ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
+                })
+                {
+                    command.Parameters.AddWithValue("$" + name, value);
+                }
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
             await transaction.CommitAsync(cancellationToken);
