@@ -231,6 +231,10 @@ public sealed partial class McpGateway(
         finally
         {
             _sessions.TryRemove(server, out _);
+            if (server.SessionId is { } sessionId)
+            {
+                await upstreams.CloseSessionAsync(sessionId);
+            }
         }
     }
 

@@ -73,6 +73,15 @@ public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, 
         return connection;
     }
 
+    // A downstream session ended: close the upstream sessions opened for it.
+    public async Task CloseSessionAsync(string sessionId)
+    {
+        foreach (var server in _servers.Values)
+        {
+            await server.CloseSessionAsync(sessionId);
+        }
+    }
+
     // Removes a server registered at runtime (configured servers are removed by editing the configuration).
     public async Task<bool> UnregisterAsync(string name, CancellationToken cancellationToken)
     {
