@@ -46,6 +46,9 @@ public sealed partial class McpGateway(
             KeyName = user?.FindFirst(McpClaims.Key)?.Value ?? "",
             User = user?.FindFirst(McpClaims.User)?.Value ?? "",
             Team = user?.FindFirst(McpClaims.Team)?.Value ?? "",
+            // Guard policies may be assigned per project or environment, as on the model routes.
+            Project = user?.FindFirst(McpClaims.Project)?.Value ?? "",
+            Environment = user?.FindFirst(McpClaims.Environment)?.Value ?? "",
         };
         if (user is not null)
         {
@@ -267,5 +270,7 @@ public static class McpClaims
     public const string Key = "gateway:key";
     public const string User = "gateway:user";
     public const string Team = "gateway:team";
+    public const string Project = "gateway:project";
+    public const string Environment = "gateway:environment";
     public const string Kind = "gateway:kind";
 }
