@@ -59,16 +59,6 @@ public static class RouterService
     public static IServiceCollection AddRouterDependencies(this IServiceCollection services, GatewayConfig config)
         => services.AddGuardDependency(config).AddBudgetDependency(config).AddPromptsDependency(config);
 
-    public static IServiceCollection AddGuardDependency(this IServiceCollection services, GatewayConfig config)
-    {
-        if (config.Services.Guard is not { Length: > 0 } guard)
-        {
-            return services.AddGuard(config);
-        }
-        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
-        return services.AddSingleton<IGuardService, GrpcGuardService>();
-    }
-
     public static IServiceCollection AddBudgetDependency(this IServiceCollection services, GatewayConfig config)
     {
         if (config.Services.Budget is not { Length: > 0 } budget)

@@ -10,24 +10,30 @@ namespace Gateway.Traces;
 
 // The mesh transport: the Dapr sidecar asks /dapr/subscribe which topics this app takes, then delivers each
 // event as a CloudEvent to /events/traces. The trace travels as protobuf (`data_base64`, content type
-// application/protobuf) or as protobuf JSON (`data`). With APP_API_TOKEN set (Dapr's app API token) only
+// application/protobuf) or as protobuf JSON (`data`); MCP audit events likewise to /events/mcp-audit. With APP_API_TOKEN set (Dapr's app API token) only
 // requests carrying it in `dapr-api-token` are accepted.
 public static class DaprSubscription
 {
     public const string PubSubName = "pubsub";
     public const string Route = "/events/traces";
+    public const string AuditRoute = "/events/mcp-audit";
 
     private static readonly JsonParser ProtoJson = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
 
     public static IEndpointRouteBuilder MapTraceSubscription(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/dapr/subscribe", () => Results.Json(new[] { new { pubsubname = PubSubName, topic = Topics.Traces, route = Route } }));
-        endpoints.MapPost(Route, ReceiveAsync);
+        endpoints.MapGet("/dapr/subscribe", () => Results.Json(new[]
+        {
+            new { pubsubname = PubSubName, topic = Topics.Traces, route = Route },
+            new { pubsubname = PubSubName, topic = Topics.McpAudit, route = AuditRoute },
+        }));
+        endpoints.MapPost(Route, (HttpContext context, TraceIngestor ingestor) => ReceiveAsync(context, ingestor, Parse));
+        endpoints.MapPost(AuditRoute, (HttpContext context, TraceIngestor ingestor) => ReceiveAsync(context, ingestor, ParseAudit));
         return endpoints;
     }
 
     // Answers as Dapr expects: SUCCESS (stored or queued), DROP (malformed: redelivery cannot help).
-    private static async Task<IResult> ReceiveAsync(HttpContext context, TraceIngestor ingestor)
+    private static async Task<IResult> ReceiveAsync(HttpContext context, TraceIngestor ingestor, Func<JsonElement, TraceEvent?> parse)
     {
         if (Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } token
             && !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(context.Request.Headers["dapr-api-token"].ToString())))
@@ -38,7 +44,7 @@ public static class DaprSubscription
         try
         {
             using var cloudEvent = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
-            trace = Parse(cloudEvent.RootElement);
+            trace = parse(cloudEvent.RootElement);
         }
         catch (Exception e) when (e is JsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
         {
@@ -52,19 +58,24 @@ public static class DaprSubscription
         return Results.Json(new { status = "SUCCESS" });
     }
 
-    public static TraceEvent? Parse(JsonElement cloudEvent)
+    public static TraceEvent? ParseAudit(JsonElement cloudEvent)
+        => Payload<McpAuditEvent>(cloudEvent, McpAuditEvent.Parser) is { Id.Length: > 0 } audit ? Storage.McpAuditEnvelope.Wrap(audit) : null;
+
+    public static TraceEvent? Parse(JsonElement cloudEvent) => Payload<TraceEvent>(cloudEvent, TraceEvent.Parser);
+
+    private static T? Payload<T>(JsonElement cloudEvent, MessageParser<T> parser) where T : class, IMessage<T>, new()
     {
         if (cloudEvent.TryGetProperty("data_base64", out var base64) && base64.ValueKind == JsonValueKind.String)
         {
-            return TraceEvent.Parser.ParseFrom(Convert.FromBase64String(base64.GetString()!));
+            return parser.ParseFrom(Convert.FromBase64String(base64.GetString()!));
         }
         if (cloudEvent.TryGetProperty("data", out var data))
         {
             return data.ValueKind switch
             {
-                JsonValueKind.Object => ProtoJson.Parse<TraceEvent>(data.GetRawText()),
+                JsonValueKind.Object => ProtoJson.Parse<T>(data.GetRawText()),
                 // Some publishers send the payload as a JSON string.
-                JsonValueKind.String => ProtoJson.Parse<TraceEvent>(data.GetString()!),
+                JsonValueKind.String => ProtoJson.Parse<T>(data.GetString()!),
                 _ => null,
             };
         }

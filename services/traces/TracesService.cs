@@ -19,6 +19,8 @@ public static class TracesService
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TraceIngestor>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TraceIngestor>());
         services.AddEventHandler<TraceEventHandler, TraceEvent>();
+        services.AddEventHandler<McpAuditEventHandler, McpAuditEvent>();
+        services.AddSingleton(sp => (IMcpAuditStore)sp.GetRequiredService<ITraceStore>());
         return services;
     }
 
@@ -45,6 +47,18 @@ public sealed class TraceEventHandler(TraceIngestor ingestor) : IEventHandler<Tr
     public Task HandleAsync(TraceEvent message, CancellationToken cancellationToken)
     {
         ingestor.Accept(message);
+        return Task.CompletedTask;
+    }
+}
+
+// MCP audit rows from the bus take the traces' ingest path (memory, spool, retries) into the mcp_audit table.
+public sealed class McpAuditEventHandler(TraceIngestor ingestor) : IEventHandler<McpAuditEvent>
+{
+    public string Topic => Topics.McpAudit;
+
+    public Task HandleAsync(McpAuditEvent message, CancellationToken cancellationToken)
+    {
+        ingestor.Accept(McpAuditEnvelope.Wrap(message));
         return Task.CompletedTask;
     }
 }

@@ -12,6 +12,7 @@ public sealed class TestGateway : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly string _directory;
+    private bool _restarted;
 
     private TestGateway(WebApplication app, string directory, int httpPort, int grpcPort)
     {
@@ -101,8 +102,24 @@ public sealed class TestGateway : IAsyncDisposable
         }
     }
 
+    // Stops this gateway and starts a new one from the same configuration file and data directory (same
+    // ports), as an operator's restart would. Use the returned gateway from then on.
+    public async Task<TestGateway> RestartAsync()
+    {
+        _restarted = true;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        var app = EmbeddedGateway.Build(["--config", ConfigPath]);
+        await app.StartAsync();
+        return new TestGateway(app, _directory, HttpBase.Port, GrpcAddress.Port);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_restarted)
+        {
+            return;
+        }
         await _app.StopAsync();
         await _app.DisposeAsync();
         try

@@ -24,6 +24,7 @@ public sealed class DaprEventBus(DaprClient dapr, string pubSubName) : IEventBus
     private static string? EventId(IMessage message) => message switch
     {
         Contracts.Traces.V1.TraceEvent trace => trace.RequestId,
+        Contracts.Traces.V1.McpAuditEvent audit => audit.Id,
         _ => null,
     };
 }

@@ -23,6 +23,7 @@ public interface IEventHandler<in T> where T : IMessage<T>
 public static class Topics
 {
     public const string Traces = "traces";
+    public const string McpAudit = "mcp-audit";
     public const string PromptLabels = "prompt-labels";
     public const string BudgetUsage = "budget-usage";
     public const string ConfigChanged = "config-changed";

@@ -48,13 +48,41 @@ public sealed class DaprSubscriptionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Subscribe_ListsTheTracesTopic()
+    public async Task Subscribe_ListsTheTracesAndMcpAuditTopics()
     {
         using var doc = JsonDocument.Parse(await _http.GetStringAsync(new Uri("/dapr/subscribe", UriKind.Relative), Ct));
-        var subscription = Assert.Single(doc.RootElement.EnumerateArray());
-        Assert.Equal("pubsub", subscription.GetProperty("pubsubname").GetString());
-        Assert.Equal("traces", subscription.GetProperty("topic").GetString());
-        Assert.Equal("/events/traces", subscription.GetProperty("route").GetString());
+        var subscriptions = doc.RootElement.EnumerateArray().ToList();
+        Assert.All(subscriptions, s => Assert.Equal("pubsub", s.GetProperty("pubsubname").GetString()));
+        Assert.Equal([("traces", "/events/traces"), ("mcp-audit", "/events/mcp-audit")],
+            subscriptions.Select(s => (s.GetProperty("topic").GetString(), s.GetProperty("route").GetString())).ToArray());
+    }
+
+    [Fact]
+    public async Task CloudEvent_McpAudit_StoredInTheAuditTableOnceWhenRedelivered()
+    {
+        var audit = new McpAuditEvent
+        {
+            Id = "audit-dapr-1",
+            Time = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(TraceData.Start),
+            Principal = "agent-1",
+            Server = "everything",
+            Tool = "everything__echo",
+            Outcome = "ok",
+        };
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _app.Services.GetRequiredService<TraceIngestor>().Written += _ => written.TrySetResult();
+        var body = $$"""{"specversion":"1.0","type":"com.dapr.event.sent","source":"mcp","id":"audit-dapr-1","topic":"mcp-audit","pubsubname":"pubsub","datacontenttype":"application/protobuf","data_base64":"{{Convert.ToBase64String(audit.ToByteArray())}}"}""";
+
+        foreach (var _ in new[] { 1, 2 })
+        {
+            using var response = await _http.PostAsync(new Uri("/events/mcp-audit", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/cloudevents+json"), Ct);
+            Assert.Equal("SUCCESS", (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("status").GetString());
+        }
+        await written.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+
+        var rows = await _app.Services.GetRequiredService<IMcpAuditStore>().QueryAuditAsync(new McpAuditFilter { Principal = "agent-1" }, Ct);
+        Assert.Equal(audit, Assert.Single(rows));
+        Assert.Equal(0, await _app.Services.GetRequiredService<ITraceStore>().CountAsync(new TraceFilter(), Ct));
     }
 
     [Fact]
