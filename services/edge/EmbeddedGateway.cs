@@ -47,7 +47,7 @@ public static class EmbeddedGateway
     {
         if (config.Services.Router is { Length: > 0 } router)
         {
-            services.AddServiceClient<Inference.InferenceClient>(router);
+            services.AddServiceClient<Inference.InferenceClient>(router, config.Services);
             services.AddSingleton<IInferenceService, GrpcInferenceService>();
             // The admin guard scan needs a guard: the remote one, or one hosted here (it is stateless).
             services.AddGuardDependency(config);

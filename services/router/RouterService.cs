@@ -65,7 +65,7 @@ public static class RouterService
         {
             return services.AddGuard(config);
         }
-        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
+        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard, config.Services);
         return services.AddSingleton<IGuardService, GrpcGuardService>();
     }
 
@@ -75,7 +75,7 @@ public static class RouterService
         {
             return services.AddBudget(config);
         }
-        services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget);
+        services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget, config.Services);
         return services.AddSingleton<IBudgetService, GrpcBudgetService>();
     }
 
@@ -85,7 +85,7 @@ public static class RouterService
         {
             return services.AddPrompts(config);
         }
-        services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts);
+        services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts, config.Services);
         return services.AddSingleton<IPromptService, GrpcPromptService>();
     }
 

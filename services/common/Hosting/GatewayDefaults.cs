@@ -1,5 +1,6 @@
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
+using Gateway.Common.Events;
 using Gateway.Common.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -71,6 +72,9 @@ public static class GatewayDefaults
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz");
         app.MapPrometheusScrapingEndpoint("/metrics");
+        // grpc.health.v1 on the gRPC port, fed by the same health checks as /readyz.
+        app.MapGrpcHealthChecksService();
+        app.MapEventSubscriptions(app.ServiceProvider.GetRequiredService<ConfigMonitor>().Current.Services);
         return app;
     }
 }

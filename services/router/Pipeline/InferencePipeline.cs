@@ -40,6 +40,7 @@ public sealed class InferencePipeline(
         try
         {
             request = await PrepareAsync(context, request, apiKey, cancellationToken);
+            CallContext.Enter(context.RequestId, context.Principal, time, config);
             reservation = await ReserveAsync(context, request, cancellationToken);
             var (response, target) = await CallWithFailoverAsync(context, request, cancellationToken);
             response = await GuardOutputAsync(context, response, cancellationToken);
@@ -80,6 +81,7 @@ public sealed class InferencePipeline(
             try
             {
                 request = await PrepareAsync(context, request, apiKey, cancellationToken);
+                CallContext.Enter(context.RequestId, context.Principal, time, config);
                 reservation = await ReserveAsync(context, request, cancellationToken);
                 (upstream, first, target) = await OpenStreamWithFailoverAsync(context, request, cancellationToken);
             }
@@ -197,6 +199,7 @@ public sealed class InferencePipeline(
         try
         {
             context.Principal = Authenticate(context, apiKey);
+            CallContext.Enter(context.RequestId, context.Principal, time, config);
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
