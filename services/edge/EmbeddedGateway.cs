@@ -57,6 +57,12 @@ public static class EmbeddedGateway
                 // would be a second, wrong ledger.
                 services.AddBudgetDependency(config);
             }
+            if (config.Services.Pubsub is { Length: > 0 })
+            {
+                // Traces travel to the traces service; the admin trace API and the dashboard read the store it
+                // writes (ClickHouse in production), as analysts do.
+                services.AddSingleton(sp => TracesService.OpenStore(config, sp.GetRequiredService<TimeProvider>()));
+            }
             return services;
         }
         services.AddRouter(config);
@@ -80,6 +86,11 @@ public static class EmbeddedGateway
             endpoints.MapMcpAdmin();
             endpoints.MapAdminRouting();
             // The trace store lives in this process: the admin trace API and the dashboard read it.
+            endpoints.MapTracesAdmin();
+            endpoints.MapDashboard();
+        }
+        else if (config.Services.Pubsub is { Length: > 0 })
+        {
             endpoints.MapTracesAdmin();
             endpoints.MapDashboard();
         }
