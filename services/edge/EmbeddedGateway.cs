@@ -24,7 +24,8 @@ public sealed class EdgeMarker;
 // names a router elsewhere (then the edge is a thin translator onto that router's gRPC API).
 public static class EmbeddedGateway
 {
-    public static WebApplication Build(string[] args)
+    // `configure` lets a test host replace the server or the channels before the app is built.
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = ServiceHost.Create(args, "gateway", out var config);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -34,6 +35,7 @@ public static class EmbeddedGateway
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddEdge(config);
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseMiddleware<EdgeExceptionMiddleware>();

@@ -9,7 +9,8 @@ namespace Gateway.Router;
 // traces service through Dapr.
 public static class RouterHost
 {
-    public static WebApplication Build(string[] args)
+    // `configure` lets a test host replace the server or the channels before the app is built.
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = ServiceHost.Create(args, "router", out var config);
         builder.Services.AddRouter(config);
@@ -20,6 +21,7 @@ public static class RouterHost
             builder.Services.AddTraces(config);
         }
 
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapGatewayDefaults();
         app.MapRouter();

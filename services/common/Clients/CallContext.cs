@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Contracts.Common.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -8,7 +9,7 @@ namespace Gateway.Common.Clients;
 // What travels with every call between services: the request id (the trace id every response carries), the
 // principal once the key is resolved, and the deadline — what is left of the request's time budget. The edge
 // starts it, each service's server interceptor restores it from the incoming call, the client interceptor puts
-// it on the outgoing one. W3C trace context (traceparent) travels alongside, through HttpClient's propagator.
+// it on the outgoing one. W3C trace context (traceparent) travels alongside.
 public sealed record CallContext(string RequestId, Principal? Principal, DateTime Deadline)
 {
     public const string RequestIdHeader = "x-request-id";
@@ -53,6 +54,17 @@ public sealed class CallContextClientInterceptor(TimeProvider time, Configuratio
             {
                 headers.Add(CallContext.PrincipalHeader, principal.ToByteArray());
             }
+        }
+        // W3C trace context, whatever the transport below (SocketsHttpHandler would add it too, unless present).
+        if (Activity.Current is { } activity && headers.Get("traceparent") is null)
+        {
+            DistributedContextPropagator.Current.Inject(activity, headers, static (carrier, name, value) =>
+            {
+                if (carrier is Metadata metadata && value is not null)
+                {
+                    metadata.Add(name, value);
+                }
+            });
         }
         options = options.WithHeaders(headers);
         if (options.Deadline is null)

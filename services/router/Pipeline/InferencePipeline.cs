@@ -199,7 +199,6 @@ public sealed class InferencePipeline(
         try
         {
             context.Principal = Authenticate(context, apiKey);
-            CallContext.Enter(context.RequestId, context.Principal, time, config);
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
@@ -392,6 +391,9 @@ public sealed class InferencePipeline(
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
+        // Calls to other services carry the principal from here on (an async caller re-enters it after awaiting
+        // this step, because an async method's changes to the ambient context end when it returns).
+        CallContext.Enter(context.RequestId, principal, time, config);
         context.Trace.Principal = principal;
         context.Trace.Capture = config.Current.Traces.Capture.For(principal.KeyName, principal.Team);
         context.Trace.Latencies.AuthMs = RequestContext.Since(start);
