@@ -79,19 +79,20 @@ public sealed class CallContextClientInterceptor(TimeProvider time, Configuratio
 // a caller that sent none gets services.request_timeout_seconds from now).
 public sealed class CallContextServerInterceptor(TimeProvider time, Configuration.ConfigMonitor config) : Interceptor
 {
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        Restore(context);
-        return continuation(request, context);
+        using var logScope = Restore(context);
+        return await continuation(request, context);
     }
 
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Restore(context);
-        return continuation(request, responseStream, context);
+        using var logScope = Restore(context);
+        await continuation(request, responseStream, context);
     }
 
-    private void Restore(ServerCallContext context)
+    // Also names the request on every log line written while serving the call, as the edge does.
+    private IDisposable? Restore(ServerCallContext context)
     {
         var requestId = context.RequestHeaders.GetValue(CallContext.RequestIdHeader);
         Principal? principal = null;
@@ -108,5 +109,6 @@ public sealed class CallContextServerInterceptor(TimeProvider time, Configuratio
         }
         var deadline = context.Deadline == DateTime.MaxValue ? CallContext.DefaultDeadline(time, config) : context.Deadline;
         CallContext.Enter(new CallContext(requestId ?? "", principal, deadline));
+        return requestId is { Length: > 0 } ? Serilog.Context.LogContext.PushProperty("request_id", requestId) : null;
     }
 }
