@@ -25,7 +25,8 @@ public sealed class EdgeMarker;
 // names a router elsewhere (then the edge is a thin translator onto that router's gRPC API).
 public static class EmbeddedGateway
 {
-    public static WebApplication Build(string[] args)
+    // `configure` lets a test host replace the server or the channels before the app is built.
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = ServiceHost.Create(args, "gateway", out var config);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -35,6 +36,7 @@ public static class EmbeddedGateway
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddEdge(config);
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseMiddleware<EdgeExceptionMiddleware>();
@@ -49,7 +51,7 @@ public static class EmbeddedGateway
         services.AddSingleton<ResponseStore>();
         if (config.Services.Router is { Length: > 0 } router)
         {
-            services.AddServiceClient<Inference.InferenceClient>(router);
+            services.AddServiceClient<Inference.InferenceClient>(router, config.Services);
             services.AddSingleton<IInferenceService, GrpcInferenceService>();
             // The admin guard scan needs a guard: the remote one, or one hosted here (it is stateless).
             services.AddGuardDependency(config);
@@ -58,6 +60,12 @@ public static class EmbeddedGateway
                 // The admin API's budget view reads the budget service directly; a ledger of its own here
                 // would be a second, wrong ledger.
                 services.AddBudgetDependency(config);
+            }
+            if (config.Services.Pubsub is { Length: > 0 })
+            {
+                // Traces travel to the traces service; the admin trace API and the dashboard read the store it
+                // writes (ClickHouse in production), as analysts do.
+                services.AddSingleton(sp => TracesService.OpenStore(config, sp.GetRequiredService<TimeProvider>()));
             }
             return services;
         }
@@ -83,6 +91,11 @@ public static class EmbeddedGateway
             endpoints.MapMcpAdmin();
             endpoints.MapAdminRouting();
             // The trace store lives in this process: the admin trace API and the dashboard read it.
+            endpoints.MapTracesAdmin();
+            endpoints.MapDashboard();
+        }
+        else if (config.Services.Pubsub is { Length: > 0 })
+        {
             endpoints.MapTracesAdmin();
             endpoints.MapDashboard();
         }

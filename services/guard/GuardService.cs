@@ -25,7 +25,7 @@ public static class GuardService
         {
             return services.AddGuard(config);
         }
-        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
+        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard, config.Services);
         return services.AddSingleton<IGuardService, GrpcGuardService>();
     }
 

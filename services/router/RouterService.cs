@@ -65,7 +65,7 @@ public static class RouterService
         {
             return services.AddBudget(config);
         }
-        services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget);
+        services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget, config.Services);
         return services.AddSingleton<IBudgetService, GrpcBudgetService>();
     }
 
@@ -75,7 +75,7 @@ public static class RouterService
         {
             return services.AddPrompts(config);
         }
-        services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts);
+        services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts, config.Services);
         return services.AddSingleton<IPromptService, GrpcPromptService>();
     }
 

@@ -33,7 +33,6 @@ public static class TracesService
     public static IEndpointRouteBuilder MapTraces(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<TracesGrpcService>();
-        endpoints.MapTraceSubscription();
         return endpoints;
     }
 }

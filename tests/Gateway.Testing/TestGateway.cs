@@ -88,9 +88,13 @@ public sealed class TestGateway : IAsyncDisposable
 
     // The stored trace of a request. Traces are written off the request path (the in-process bus), so this
     // waits until the store has it, up to `timeout`.
-    public async Task<Contracts.Traces.V1.TraceEvent> TraceAsync(string requestId, TimeSpan? timeout = null)
+    public Task<Contracts.Traces.V1.TraceEvent> TraceAsync(string requestId, TimeSpan? timeout = null)
+        => TraceAsync(Services, requestId, timeout);
+
+    // The same, from the trace store of any host (a router, a traces service).
+    public static async Task<Contracts.Traces.V1.TraceEvent> TraceAsync(IServiceProvider services, string requestId, TimeSpan? timeout = null)
     {
-        var store = Services.GetRequiredService<Traces.Storage.ITraceStore>();
+        var store = services.GetRequiredService<Traces.Storage.ITraceStore>();
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {

@@ -303,6 +303,61 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         {
             Error("services.pubsub", $"use the Dapr pub/sub component's name, made of {ConfigNames.NameRule}");
         }
+        foreach (var (name, topic) in config.Services.Topics)
+        {
+            if (!Events.Topics.All.Contains(name))
+            {
+                Error($"services.topics.{name}", $"unknown event; name one of: {List(Events.Topics.All)}");
+            }
+            if (!ConfigNames.IsName(topic))
+            {
+                Error($"services.topics.{name}", $"use a topic name made of {ConfigNames.NameRule}");
+            }
+        }
+        if (config.Services.DeadLetterTopic is { } deadLetter && !ConfigNames.IsName(deadLetter))
+        {
+            Error("services.dead_letter_topic", $"use a topic name made of {ConfigNames.NameRule}");
+        }
+        if (config.Services.DedupWindowSeconds is < 1 or > 86_400)
+        {
+            Error("services.dedup_window_seconds", "use 1 to 86400 seconds (how long a delivered event id is remembered)");
+        }
+        if (config.Services.RequestTimeoutSeconds is not (> 0 and <= 3600))
+        {
+            Error("services.request_timeout_seconds", "use more than 0 and at most 3600 seconds");
+        }
+        if (config.Services.Tls is { } tls)
+        {
+            PemFile("services.tls.ca", tls.Ca);
+            PemFile("services.tls.cert", tls.Cert);
+            PemFile("services.tls.key", tls.Key);
+            if ((tls.Cert is null) != (tls.Key is null))
+            {
+                Error("services.tls", "give both cert and key for a client certificate (mTLS), or neither");
+            }
+        }
+        if (config.Server.Tls is { } server)
+        {
+            PemFile("server.tls.cert", server.Cert.Length == 0 ? null : server.Cert, required: true);
+            PemFile("server.tls.key", server.Key.Length == 0 ? null : server.Key, required: true);
+            PemFile("server.tls.client_ca", server.ClientCa);
+        }
+    }
+
+    private void PemFile(string path, string? file, bool required = false)
+    {
+        if (file is null)
+        {
+            if (required)
+            {
+                Error(path, "required: the path of a PEM file");
+            }
+            return;
+        }
+        if (!File.Exists(file))
+        {
+            Error(path, $"no such file '{file}'; give the path of a PEM file readable by this process");
+        }
     }
 
     private void ValidateBudgets()

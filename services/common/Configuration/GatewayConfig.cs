@@ -111,6 +111,7 @@ public sealed record ServerConfig
     public string? AdminKey { get; init; }
     public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
     public int MaxJsonDepth { get; init; } = 64;
+    public ServerTlsConfig? Tls { get; init; }
 
     private bool PrintMembers(StringBuilder builder)
     {
@@ -246,6 +247,35 @@ public sealed record ServicesConfig
     // The Dapr pub/sub component events go through (the sidecar is found by DAPR_GRPC_ENDPOINT or
     // DAPR_GRPC_PORT). Unset: events stay in this process.
     public string? Pubsub { get; init; }
+    // Event name (Topics.*) -> the topic it is published on; unnamed events use their own name.
+    public Dictionary<string, string> Topics { get; init; } = new(StringComparer.Ordinal);
+    // Where the sidecar parks events a subscriber dropped or kept failing on (unset: none).
+    public string? DeadLetterTopic { get; init; }
+    // How long a delivered event id is remembered, so a redelivery is acknowledged without running twice.
+    public int DedupWindowSeconds { get; init; } = 600;
+    // The time a request may take end to end; each call between services gets what is left of it as its deadline.
+    public double RequestTimeoutSeconds { get; init; } = 600;
+    // TLS for calls to https:// service addresses: a private CA, and a client certificate for mTLS.
+    public ClientTlsConfig? Tls { get; init; }
+
+    public string TopicFor(string name) => Topics.TryGetValue(name, out var topic) ? topic : name;
+}
+
+public sealed record ClientTlsConfig
+{
+    // PEM file of the CA that signed the services' certificates (unset: the system's trust store).
+    public string? Ca { get; init; }
+    // PEM certificate and key this process presents to the services it calls (mTLS).
+    public string? Cert { get; init; }
+    public string? Key { get; init; }
+}
+
+// TLS on this process's gRPC port; with `client_ca` the port requires a client certificate signed by it (mTLS).
+public sealed record ServerTlsConfig
+{
+    public string Cert { get; init; } = "";
+    public string Key { get; init; } = "";
+    public string? ClientCa { get; init; }
 }
 
 // PII, secrets, injection and moderation guardrails (docs/configuration.md, "guard").

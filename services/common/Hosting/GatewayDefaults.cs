@@ -1,10 +1,12 @@
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
+using Gateway.Common.Events;
 using Gateway.Common.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
@@ -63,7 +65,8 @@ public static class GatewayDefaults
                 .UseOtlpExporter();
         }
 
-        builder.Services.AddHealthChecks();
+        // One check that says the process is up: grpc.health.v1 answers Unknown when there is none to report.
+        builder.Services.AddHealthChecks().AddCheck("process", () => HealthCheckResult.Healthy());
         return builder;
     }
 
@@ -72,6 +75,9 @@ public static class GatewayDefaults
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz");
         app.MapPrometheusScrapingEndpoint("/metrics");
+        // grpc.health.v1 on the gRPC port, fed by the same health checks as /readyz.
+        app.MapGrpcHealthChecksService();
+        app.MapEventSubscriptions(app.ServiceProvider.GetRequiredService<ConfigMonitor>().Current.Services);
         return app;
     }
 }

@@ -40,6 +40,7 @@ public sealed class InferencePipeline(
         try
         {
             request = await PrepareAsync(context, request, apiKey, cancellationToken);
+            CallContext.Enter(context.RequestId, context.Principal, time, config);
             reservation = await ReserveAsync(context, request, cancellationToken);
             var (response, target) = await CallWithFailoverAsync(context, request, cancellationToken);
             response = await GuardOutputAsync(context, response, cancellationToken);
@@ -80,6 +81,7 @@ public sealed class InferencePipeline(
             try
             {
                 request = await PrepareAsync(context, request, apiKey, cancellationToken);
+                CallContext.Enter(context.RequestId, context.Principal, time, config);
                 reservation = await ReserveAsync(context, request, cancellationToken);
                 (upstream, first, target) = await OpenStreamWithFailoverAsync(context, request, cancellationToken);
             }
@@ -197,6 +199,7 @@ public sealed class InferencePipeline(
         try
         {
             context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
+            CallContext.Enter(context.RequestId, context.Principal, time, config);
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
@@ -275,6 +278,9 @@ public sealed class InferencePipeline(
     private async Task<ChatRequest> PrepareAsync(RequestContext context, ChatRequest request, string? apiKey, CancellationToken cancellationToken)
     {
         context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
+        // Calls to other services carry the principal from here on. An async method's changes to the ambient
+        // context end when it returns, so each caller that awaited this step enters it again.
+        CallContext.Enter(context.RequestId, context.Principal, time, config);
         context.Trace.RequestedModel = request.Model;
         foreach (var (key, value) in request.Metadata)
         {

@@ -1,6 +1,8 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Gateway.Common.Configuration;
+using Gateway.Common.Events;
+using Gateway.Common.Hosting;
 using Gateway.Contracts.Traces.V1;
 using Gateway.Traces.Ingest;
 using Gateway.Traces.Storage;
@@ -8,6 +10,7 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Gateway.Traces.Tests.Ingest;
 
@@ -28,14 +31,18 @@ public sealed class DaprSubscriptionTests : IAsyncLifetime
         {
             Storage = new StorageConfig { Traces = $"sqlite://{_directory}/traces.db" },
             Traces = new TracesConfig { FlushMilliseconds = 10 },
+            Services = new ServicesConfig { Pubsub = "pubsub" },
         };
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => new ConfigMonitor(config, null, sp.GetRequiredService<ILogger<ConfigMonitor>>()));
         builder.Services.AddGrpc();
+        builder.Services.AddEventBus(config);
         builder.Services.AddTraces(config);
         _app = builder.Build();
         _app.MapTraces();
+        _app.MapEventSubscriptions(config.Services);
         await _app.StartAsync(Ct);
         _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
     }
@@ -52,9 +59,10 @@ public sealed class DaprSubscriptionTests : IAsyncLifetime
     {
         using var doc = JsonDocument.Parse(await _http.GetStringAsync(new Uri("/dapr/subscribe", UriKind.Relative), Ct));
         var subscriptions = doc.RootElement.EnumerateArray().ToList();
-        Assert.All(subscriptions, s => Assert.Equal("pubsub", s.GetProperty("pubsubname").GetString()));
-        Assert.Equal([("traces", "/events/traces"), ("mcp-audit", "/events/mcp-audit")],
-            subscriptions.Select(s => (s.GetProperty("topic").GetString(), s.GetProperty("route").GetString())).ToArray());
+        Assert.All(subscriptions, s => Assert.Equal("pubsub", s.GetProperty("pubsubName").GetString()));
+        var routes = subscriptions.Select(s => (s.GetProperty("topic").GetString(), s.GetProperty("route").GetString()!.TrimStart('/'))).ToList();
+        Assert.Contains(("traces", "events/traces"), routes);
+        Assert.Contains(("mcp-audit", "events/mcp-audit"), routes);
     }
 
     [Fact]
