@@ -316,10 +316,19 @@ public static class AnthropicCodec
 
     // ---- requests: neutral -> provider (Anthropic shape) --------------------------------------------
 
-    public static void WriteRequest(Utf8JsonWriter w, ChatRequest request, string model, bool stream)
+    // `model` null: the endpoint names the model and the body names the API version instead (Anthropic on
+    // Vertex AI: `anthropic_version: vertex-2023-10-16`).
+    public static void WriteRequest(Utf8JsonWriter w, ChatRequest request, string? model, bool stream, string? anthropicVersion = null)
     {
         w.WriteStartObject();
-        w.WriteString("model", model);
+        if (model is not null)
+        {
+            w.WriteString("model", model);
+        }
+        if (anthropicVersion is not null)
+        {
+            w.WriteString("anthropic_version", anthropicVersion);
+        }
         w.WriteNumber("max_tokens", MaxTokens(request));
         WriteSystem(w, request);
         WriteMessages(w, request);
@@ -542,7 +551,7 @@ public static class AnthropicCodec
     }
 
     // Tool arguments (JSON text) as a tool_use input object; empty arguments are the empty object.
-    private static bool TryWriteInput(Utf8JsonWriter w, string arguments)
+    internal static bool TryWriteInput(Utf8JsonWriter w, string arguments)
     {
         if (string.IsNullOrWhiteSpace(arguments))
         {
