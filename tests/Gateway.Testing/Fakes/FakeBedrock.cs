@@ -32,6 +32,12 @@ public sealed class FakeBedrock : FakeUpstream
     // The model ids requests named, decoded from the path.
     public ConcurrentQueue<string> Models { get; } = new();
 
+    // Request targets exactly as they arrived (still percent-encoded).
+    public ConcurrentQueue<string> RawTargets { get; } = new();
+
+    // The clock X-Amz-Date is checked against (AWS allows 15 minutes of skew).
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
     public static async Task<FakeBedrock> StartNewAsync(string accessKeyId, string secret, string? sessionToken = null)
     {
         var fake = new FakeBedrock();
@@ -59,6 +65,7 @@ public sealed class FakeBedrock : FakeUpstream
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
         var body = buffer.ToArray();
+        RawTargets.Enqueue(context.Features.Get<IHttpRequestFeature>()!.RawTarget);
         if (Authenticate(context, body) is { } failure)
         {
             await ErrorAsync(context.Response, 403, failure.Type, failure.Message);
@@ -141,7 +148,7 @@ public sealed class FakeBedrock : FakeUpstream
         }
         var amzDate = context.Request.Headers["x-amz-date"].ToString();
         if (!DateTimeOffset.TryParseExact(amzDate, "yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var signedAt)
-            || Math.Abs((signedAt - TimeProvider.System.GetUtcNow()).TotalMinutes) > 15)
+            || Math.Abs((signedAt - Clock.GetUtcNow()).TotalMinutes) > 15)
         {
             return ("InvalidSignatureException", "Signature expired or X-Amz-Date missing.");
         }
