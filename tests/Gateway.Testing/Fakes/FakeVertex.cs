@@ -19,7 +19,10 @@ public sealed class FakeVertex : FakeUpstream
 {
     public const string AnthropicVersion = "vertex-2023-10-16";
 
-    private readonly RSA _key = RSA.Create(2048);
+    // One key for every instance: generating an RSA key costs more than a whole test.
+    private static readonly Lazy<RSA> SharedKey = new(() => RSA.Create(2048));
+
+    private readonly RSA _key = SharedKey.Value;
     private readonly ConcurrentDictionary<string, bool> _issued = new(StringComparer.Ordinal);
 
     public string Project { get; set; } = "gateway-test-123";
@@ -39,6 +42,9 @@ public sealed class FakeVertex : FakeUpstream
     public int TokensIssued => _issued.Count;
 
     public Uri TokenUri => new(Url, "/token");
+
+    // The clock assertions' iat and exp are checked against.
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
 
     // The service account key file as the Google Cloud console downloads it, pointing at this fake.
     public string ServiceAccountJson(RSA? signingKey = null) => new JsonObject
@@ -105,7 +111,7 @@ public sealed class FakeVertex : FakeUpstream
         }
         using var claims = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[1]));
         var root = claims.RootElement;
-        var now = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
+        var now = Clock.GetUtcNow().ToUnixTimeSeconds();
         if (root.GetProperty("iss").GetString() != ClientEmail)
         {
             return "Invalid JWT: iss is not the service account.";
