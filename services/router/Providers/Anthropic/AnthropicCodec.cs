@@ -459,10 +459,11 @@ public static class AnthropicCodec
         _ => null,
     };
 
-    private static void WriteMessages(Utf8JsonWriter w, ChatRequest request)
+    // Anthropic (and Bedrock's Converse) alternate user and assistant turns: tool results travel inside a
+    // user turn, and consecutive turns of one side (tool results followed by user text, say) merge into one.
+    // System messages and messages with nothing to send are left out; each message keeps its request index.
+    internal static List<(string Role, List<(Message Message, int Index)> Messages)> Turns(ChatRequest request)
     {
-        // Anthropic alternates user and assistant turns: tool results travel inside a user turn, and
-        // consecutive turns of one side (tool results followed by user text, say) merge into one.
         var turns = new List<(string Role, List<(Message Message, int Index)> Messages)>();
         for (var i = 0; i < request.Messages.Count; i++)
         {
@@ -481,8 +482,13 @@ public static class AnthropicCodec
                 turns.Add((role, [(message, i)]));
             }
         }
+        return turns;
+    }
+
+    private static void WriteMessages(Utf8JsonWriter w, ChatRequest request)
+    {
         w.WriteStartArray("messages");
-        foreach (var (role, messages) in turns)
+        foreach (var (role, messages) in Turns(request))
         {
             w.WriteStartObject();
             w.WriteString("role", role);

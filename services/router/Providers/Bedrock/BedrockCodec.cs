@@ -43,26 +43,7 @@ public static class BedrockCodec
 
     private static void WriteMessages(Utf8JsonWriter w, ChatRequest request)
     {
-        // Converse alternates user and assistant turns: tool results travel in a user turn, and consecutive
-        // messages of one side merge into one turn.
-        var turns = new List<(string Role, List<(Message Message, int Index)> Messages)>();
-        for (var i = 0; i < request.Messages.Count; i++)
-        {
-            var message = request.Messages[i];
-            if (message.Role is Role.System or Role.Developer || !HasBlocks(message))
-            {
-                continue;
-            }
-            var role = message.Role == Role.Assistant ? "assistant" : "user";
-            if (turns.Count > 0 && turns[^1].Role == role)
-            {
-                turns[^1].Messages.Add((message, i));
-            }
-            else
-            {
-                turns.Add((role, [(message, i)]));
-            }
-        }
+        var turns = AnthropicCodec.Turns(request);
         w.WriteStartArray("messages");
         foreach (var (role, messages) in turns)
         {
@@ -78,10 +59,6 @@ public static class BedrockCodec
         }
         w.WriteEndArray();
     }
-
-    private static bool HasBlocks(Message message)
-        => message.Role == Role.Tool || message.ToolCalls.Count > 0 || message.Reasoning.Count > 0 || message.Refusal.Length > 0
-           || message.Content.Any(p => p.PartCase == ContentPart.PartOneofCase.Image || p.Text.Length > 0);
 
     private static void WriteBlocks(Utf8JsonWriter w, Message message, int index)
     {
