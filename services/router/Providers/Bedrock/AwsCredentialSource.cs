@@ -15,6 +15,7 @@ public sealed class AwsCredentialSource(IHttpClientFactory httpClientFactory, Ti
 {
     // Refresh this long before expiry, so a request never signs with keys that lapse in flight.
     private static readonly TimeSpan RefreshMargin = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan ImdsTimeout = TimeSpan.FromSeconds(2);
 
     private readonly Func<string, string?> _environment = environment ?? Environment.GetEnvironmentVariable;
     private readonly ConcurrentDictionary<string, RoleCache> _roles = new(StringComparer.Ordinal);
@@ -56,16 +57,20 @@ public sealed class AwsCredentialSource(IHttpClientFactory httpClientFactory, Ti
     private async Task<AwsCredentials> FetchRoleAsync(string providerName, string endpoint, CancellationToken cancellationToken)
     {
         var client = httpClientFactory.CreateClient(ProviderHttp.CredentialsClientName);
+        // Off AWS the metadata address does not answer at all: give up quickly, as the AWS SDKs do.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ImdsTimeout);
+        var token = timeout.Token;
         try
         {
             using var tokenRequest = new HttpRequestMessage(HttpMethod.Put, $"{endpoint}/latest/api/token");
             tokenRequest.Headers.TryAddWithoutValidation("X-aws-ec2-metadata-token-ttl-seconds", "21600");
-            var token = await SendAsync(client, tokenRequest, cancellationToken);
+            var session = await SendAsync(client, tokenRequest, token);
             var rolePath = $"{endpoint}/latest/meta-data/iam/security-credentials/";
-            var roles = await SendAsync(client, WithToken(new HttpRequestMessage(HttpMethod.Get, rolePath), token), cancellationToken);
+            var roles = await SendAsync(client, WithToken(new HttpRequestMessage(HttpMethod.Get, rolePath), session), token);
             var role = roles.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault()
                 ?? throw Failure(providerName, "the instance has no IAM role attached");
-            var json = await SendAsync(client, WithToken(new HttpRequestMessage(HttpMethod.Get, rolePath + Uri.EscapeDataString(role)), token), cancellationToken);
+            var json = await SendAsync(client, WithToken(new HttpRequestMessage(HttpMethod.Get, rolePath + Uri.EscapeDataString(role)), session), token);
             using var document = JsonDocument.Parse(json);
             var root = document.RootElement;
             if (OptString(root, "Code") is { } code && code != "Success")
@@ -81,7 +86,7 @@ public sealed class AwsCredentialSource(IHttpClientFactory httpClientFactory, Ti
             DateTimeOffset? expiration = DateTimeOffset.TryParse(OptString(root, "Expiration"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null;
             return new AwsCredentials(keyId, secret, NullIfEmpty(OptString(root, "Token")), expiration);
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or JsonException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             throw Failure(providerName, "the instance metadata service could not be reached or answered badly");
         }

@@ -97,7 +97,7 @@ public sealed class GoogleTokenSource(IHttpClientFactory httpClientFactory, Time
             var lifetime = OptInt(root, "expires_in") is > 0 and var seconds ? seconds : 3600;
             return new AccessToken(token, time.GetUtcNow().AddSeconds(lifetime));
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or JsonException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             throw Failure(providerName, "the token endpoint could not be reached or answered badly");
         }
