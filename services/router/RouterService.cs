@@ -11,6 +11,8 @@ using Gateway.Router.Pipeline;
 using Gateway.Router.Providers;
 using Gateway.Router.Providers.Gemini;
 using Gateway.Router.Providers.Anthropic;
+using Gateway.Router.Providers.Bedrock;
+using Gateway.Router.Providers.Vertex;
 using Gateway.Router.Providers.OpenAI;
 using Gateway.Router.Routing;
 using Microsoft.AspNetCore.Builder;
@@ -37,6 +39,10 @@ public static class RouterService
         services.AddSingleton<IChatProvider, AzureOpenAiProvider>();
         services.AddSingleton<IChatProvider, GeminiProvider>();
         services.AddSingleton<IChatProvider, AnthropicProvider>();
+        services.AddSingleton<AwsCredentialSource>();
+        services.AddSingleton<IChatProvider, BedrockProvider>();
+        services.AddSingleton<GoogleTokenSource>();
+        services.AddSingleton<IChatProvider, VertexProvider>();
         services.AddSingleton<InferencePipeline>();
         services.AddSingleton<IInferenceService>(sp => sp.GetRequiredService<InferencePipeline>());
         services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
@@ -51,6 +57,9 @@ public static class RouterService
                 AllowAutoRedirect = false,
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+        // Instance metadata and OAuth token endpoints answer in milliseconds or not at all.
+        services.AddHttpClient(ProviderHttp.CredentialsClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         services.AddGrpc(options => options.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, config.Server.MaxRequestBodyBytes));
         return services;
     }

@@ -9,7 +9,7 @@ namespace Gateway.Common.Configuration;
 // whose value came from the environment to that text), never a value a variable held.
 internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<string, string> substituted)
 {
-    public static readonly IReadOnlyList<string> ProviderKinds = ["openai", "azure-openai", "anthropic", "gemini"];
+    public static readonly IReadOnlyList<string> ProviderKinds = ["openai", "azure-openai", "anthropic", "gemini", "bedrock", "vertex"];
 
     private const int MinimumSecretLength = 16;
 
@@ -107,7 +107,12 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
                     ? $"missing; set one of: {string.Join(", ", ProviderKinds)}"
                     : $"unknown provider kind {Show($"{path}.kind", provider.Kind)}; use one of: {string.Join(", ", ProviderKinds)} (OpenAI-compatible servers such as vLLM, Ollama, TGI, LM Studio, Groq and Mistral use openai)");
             }
-            BaseUrl($"{path}.base_url", provider.BaseUrl);
+            // bedrock and vertex derive their endpoint from the region; base_url only overrides it.
+            if (provider.BaseUrl.Length > 0 || !CloudKinds.Contains(provider.Kind))
+            {
+                BaseUrl($"{path}.base_url", provider.BaseUrl);
+            }
+            ValidateCloudProvider(path, provider);
             if (provider.Kind == "azure-openai" && string.IsNullOrEmpty(provider.ApiVersion))
             {
                 Error($"{path}.api_version", "required for azure-openai; set the Azure OpenAI API version, e.g. \"2024-10-21\"");

@@ -144,10 +144,49 @@ public sealed record ProviderConfig
     public double TimeoutSeconds { get; init; } = 120;
     // Extra headers sent to this provider only (e.g. OpenAI-Organization); never taken from clients.
     public Dictionary<string, string> Headers { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+    // bedrock and vertex: the cloud region the endpoint is derived from (base_url, when set, overrides it).
+    public string? Region { get; init; }
+    // vertex: the Google Cloud project id.
+    public string? Project { get; init; }
+    // bedrock: where the AWS credentials come from; unset = the environment, then the instance role.
+    public AwsCredentialsConfig? Aws { get; init; }
+    // vertex: the service account the gateway signs its token requests with.
+    public GoogleCredentialsConfig? Google { get; init; }
 
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"Kind = {Kind}, BaseUrl = {BaseUrl}, ApiKey = {Secrets.Mask(ApiKey)}, ApiVersion = {ApiVersion}, Residency = {Residency}, TimeoutSeconds = {TimeoutSeconds}, Headers = [{string.Join(", ", Headers.Keys)}]");
+        builder.Append($"Kind = {Kind}, BaseUrl = {BaseUrl}, ApiKey = {Secrets.Mask(ApiKey)}, ApiVersion = {ApiVersion}, Residency = {Residency}, TimeoutSeconds = {TimeoutSeconds}, Headers = [{string.Join(", ", Headers.Keys)}], Region = {Region}, Project = {Project}, Aws = {Aws}, Google = {Google}");
+        return true;
+    }
+}
+
+// AWS credentials for SigV4. Keys given here win; without them the standard environment variables
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) are read, and without those the instance
+// role is fetched from the instance metadata service (IMDSv2) at `imds_endpoint`.
+public sealed record AwsCredentialsConfig
+{
+    public string? AccessKeyId { get; init; }
+    public string? SecretAccessKey { get; init; }
+    public string? SessionToken { get; init; }
+    public string ImdsEndpoint { get; init; } = "http://169.254.169.254";
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"AccessKeyId = {AccessKeyId}, SecretAccessKey = {Secrets.Mask(SecretAccessKey)}, SessionToken = {Secrets.Mask(SessionToken)}, ImdsEndpoint = {ImdsEndpoint}");
+        return true;
+    }
+}
+
+// A Google service account key (the JSON file the console downloads): from a file path or the JSON itself
+// (normally `${ENV}`). Its token_uri is where the signed assertion is exchanged for an access token.
+public sealed record GoogleCredentialsConfig
+{
+    public string? ServiceAccountFile { get; init; }
+    public string? ServiceAccountJson { get; init; }
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"ServiceAccountFile = {ServiceAccountFile}, ServiceAccountJson = {Secrets.Mask(ServiceAccountJson)}");
         return true;
     }
 }

@@ -75,12 +75,12 @@ public sealed class ValidationErrorTests
     [Fact]
     public void Parse_ProviderWithoutKind_ListsTheKinds()
         => Single("providers:\n  openai: { base_url: https://api.openai.com/v1 }\n", "providers.openai.kind",
-            "missing; set one of: openai, azure-openai, anthropic, gemini");
+            "missing; set one of: openai, azure-openai, anthropic, gemini, bedrock, vertex");
 
     [Fact]
     public void Parse_UnknownProviderKind_ListsTheKindsAndTheOpenAiCompatibleHint()
         => Single("providers:\n  vllm: { kind: vllm, base_url: http://vllm:8000/v1 }\n", "providers.vllm.kind",
-            "unknown provider kind 'vllm'; use one of: openai, azure-openai, anthropic, gemini", "vLLM, Ollama, TGI, LM Studio, Groq and Mistral use openai");
+            "unknown provider kind 'vllm'; use one of: openai, azure-openai, anthropic, gemini, bedrock, vertex", "vLLM, Ollama, TGI, LM Studio, Groq and Mistral use openai");
 
     [Fact]
     public void Parse_ProviderWithoutBaseUrl_AsksForOne()
