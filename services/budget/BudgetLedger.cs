@@ -4,8 +4,10 @@ using Gateway.Budget.Store;
 using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
+using Gateway.Common.Events;
 using Gateway.Contracts.Budget.V1;
 using Gateway.Contracts.Common.V1;
+using Gateway.Contracts.Events.V1;
 
 namespace Gateway.Budget;
 
@@ -35,12 +37,15 @@ public sealed class BudgetLedger(
     // True when counters are shared by replicas (Redis): alert markers must be claimed there too.
     public bool SharedStore { get; init; }
 
+    // Where settlements are announced (topic budget-usage), for billing exports and analytics; none in unit tests.
+    public IEventBus? Events { get; init; }
+
     public async Task<Reservation> ReserveAsync(ReserveRequest request, CancellationToken cancellationToken)
     {
         var current = config.Current;
         var principal = request.Principal ?? new Principal();
-        var budgets = current.Budgets.Where(b => Matches(b.Scope, principal)).ToList();
-        var limits = current.RateLimits.Where(l => Matches(l.Scope, principal)).ToList();
+        var budgets = current.Budgets.Where(b => b.Scope.Covers(principal)).ToList();
+        var limits = current.RateLimits.Where(l => l.Scope.Covers(principal)).ToList();
         if (budgets.Count == 0 && limits.Count == 0)
         {
             return new Reservation { Admitted = true, RemainingUsd = -1, Message = "no budget applies to this principal" };
@@ -181,6 +186,17 @@ public sealed class BudgetLedger(
             return response;
         }
         var cost = ToNanos((decimal)Math.Max(0, request.ActualCostUsd), ceiling: false);
+        var usage = new BudgetUsageEvent
+        {
+            // One settlement per reservation: its id is the event id, so a redelivery is recognised.
+            EventId = request.ReservationId,
+            ReservationId = request.ReservationId,
+            RequestId = CallContext.Current?.RequestId ?? "",
+            Principal = CallContext.Current?.Principal,
+            CostUsd = request.ActualCostUsd,
+            Usage = request.Usage,
+            SettledUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
         try
         {
             var settled = await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
@@ -190,6 +206,7 @@ public sealed class BudgetLedger(
                 {
                     continue;
                 }
+                usage.Budgets.Add(new BudgetLevel { Name = name, PeriodStartUnix = start.ToUnixTimeSeconds(), CommittedUsd = (double)FromNanos(committed) });
                 if (cost != 0)
                 {
                     await ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, cancellationToken);
@@ -202,7 +219,25 @@ public sealed class BudgetLedger(
             // The provider has answered already; failing the response now would not unspend the money.
             BudgetLog.StoreUnreachable(logger, e, "settle");
         }
+        await PublishAsync(usage);
         return response;
+    }
+
+    private async Task PublishAsync(BudgetUsageEvent usage)
+    {
+        if (Events is null || usage.Budgets.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            await Events.PublishAsync(Topics.BudgetUsage, usage, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The spend is booked in the ledger already; the event only informs.
+            BudgetLog.UsagePublishFailed(logger, e, usage.ReservationId);
+        }
     }
 
     public async Task ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken)
@@ -350,13 +385,6 @@ public sealed class BudgetLedger(
         var zone = _zones.GetOrAdd(budget.Timezone ?? "UTC", id => id == "UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(id));
         return Periods.Current(budget.Period, zone, now);
     }
-
-    public static bool Matches(ScopeConfig scope, Principal principal)
-        => (scope.Team is null || scope.Team == principal.Team)
-           && (scope.Project is null || scope.Project == principal.Project)
-           && (scope.Environment is null || scope.Environment == principal.Environment)
-           && (scope.User is null || scope.User == principal.User)
-           && (scope.Key is null || scope.Key == principal.KeyName);
 
     public static string BudgetKey(string name, DateTimeOffset start) => $"b:{name}:{start.ToUnixTimeSeconds()}";
 

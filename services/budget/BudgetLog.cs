@@ -13,4 +13,7 @@ internal static partial class BudgetLog
 
     [LoggerMessage(4, LogLevel.Information, "Budget alert webhook for {Budget} delivered")]
     public static partial void WebhookDelivered(ILogger logger, string budget);
+
+    [LoggerMessage(5, LogLevel.Warning, "Could not publish the budget usage event of reservation {ReservationId}")]
+    public static partial void UsagePublishFailed(ILogger logger, Exception exception, string reservationId);
 }

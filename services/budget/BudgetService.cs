@@ -34,7 +34,11 @@ public static class BudgetService
             sp.GetRequiredService<SqlLedger>(),
             sp.GetRequiredService<IAlertSink>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<BudgetLedger>>()) { SharedStore = config.Storage.Redis is { Length: > 0 } });
+            sp.GetRequiredService<ILogger<BudgetLedger>>())
+        {
+            SharedStore = config.Storage.Redis is { Length: > 0 },
+            Events = sp.GetRequiredService<Common.Events.IEventBus>(),
+        });
         services.AddSingleton<IBudgetService>(sp => sp.GetRequiredService<BudgetLedger>());
         return services;
     }

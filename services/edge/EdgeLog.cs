@@ -7,4 +7,7 @@ internal static partial class EdgeLog
 
     [LoggerMessage(2, LogLevel.Error, "Unhandled error on {Path}")]
     public static partial void Unhandled(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(3, LogLevel.Error, "Response {ResponseId} was served but could not be stored")]
+    public static partial void ResponseNotStored(ILogger logger, Exception exception, string responseId);
 }

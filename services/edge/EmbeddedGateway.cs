@@ -7,6 +7,7 @@ using Gateway.Edge.Admin;
 using Gateway.Edge.Anthropic;
 using Gateway.Edge.Http;
 using Gateway.Edge.OpenAi;
+using Gateway.Edge.OpenAi.Responses;
 using Gateway.Guard;
 using Gateway.Mcp;
 using Gateway.Router;
@@ -24,7 +25,8 @@ public sealed class EdgeMarker;
 // names a router elsewhere (then the edge is a thin translator onto that router's gRPC API).
 public static class EmbeddedGateway
 {
-    public static WebApplication Build(string[] args)
+    // `configure` lets a test host replace the server or the channels before the app is built.
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = ServiceHost.Create(args, "gateway", out var config);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -34,6 +36,7 @@ public static class EmbeddedGateway
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddEdge(config);
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseMiddleware<EdgeExceptionMiddleware>();
@@ -45,9 +48,10 @@ public static class EmbeddedGateway
 
     public static IServiceCollection AddEdge(this IServiceCollection services, GatewayConfig config)
     {
+        services.AddSingleton<ResponseStore>();
         if (config.Services.Router is { Length: > 0 } router)
         {
-            services.AddServiceClient<Inference.InferenceClient>(router);
+            services.AddServiceClient<Inference.InferenceClient>(router, config.Services);
             services.AddSingleton<IInferenceService, GrpcInferenceService>();
             // The admin guard scan needs a guard: the remote one, or one hosted here (it is stateless).
             services.AddGuardDependency(config);
@@ -62,6 +66,12 @@ public static class EmbeddedGateway
                 // The admin prompt API reads and writes the prompts service directly.
                 services.AddPromptsDependency(config);
             }
+            if (config.Services.Pubsub is { Length: > 0 })
+            {
+                // Traces travel to the traces service; the admin trace API and the dashboard read the store it
+                // writes (ClickHouse in production), as analysts do.
+                services.AddSingleton(sp => TracesService.OpenStore(config, sp.GetRequiredService<TimeProvider>()));
+            }
             return services;
         }
         services.AddRouter(config);
@@ -75,6 +85,7 @@ public static class EmbeddedGateway
     {
         endpoints.MapOpenAi();
         endpoints.MapFeedback();
+        endpoints.MapResponses();
         endpoints.MapAnthropic();
         endpoints.MapGuardAdmin();
         if (config.Services.Router is not { Length: > 0 })
@@ -86,6 +97,11 @@ public static class EmbeddedGateway
             endpoints.MapMcpAdmin();
             endpoints.MapAdminRouting();
             // The trace store lives in this process: the admin trace API and the dashboard read it.
+            endpoints.MapTracesAdmin();
+            endpoints.MapDashboard();
+        }
+        else if (config.Services.Pubsub is { Length: > 0 })
+        {
             endpoints.MapTracesAdmin();
             endpoints.MapDashboard();
         }

@@ -18,6 +18,17 @@ public static class GuardService
         return services;
     }
 
+    // The guard a caller uses: the guard service over gRPC when services.guard names one, else one hosted here.
+    public static IServiceCollection AddGuardDependency(this IServiceCollection services, GatewayConfig config)
+    {
+        if (config.Services.Guard is not { Length: > 0 } guard)
+        {
+            return services.AddGuard(config);
+        }
+        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard, config.Services);
+        return services.AddSingleton<IGuardService, GrpcGuardService>();
+    }
+
     public static IEndpointRouteBuilder MapGuard(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<GuardGrpcService>();

@@ -18,12 +18,13 @@ namespace Gateway.Mcp;
 // The governed MCP endpoint: tools/list shows each caller what it may call (through the virtual server's
 // view); tools/call is authorized, rate limited, bounded by a timeout, routed to its upstream and audited,
 // whatever the outcome.
-public sealed class McpGateway(
+public sealed partial class McpGateway(
     ToolCatalog catalog,
     UpstreamRegistry upstreams,
     McpPolicy policy,
-    McpAuditStore audit,
+    McpAuditSink audit,
     McpRedactor redactor,
+    McpGuard guard,
     ConfigMonitor config,
     TimeProvider time,
     ILogger<McpGateway> logger)
@@ -45,6 +46,9 @@ public sealed class McpGateway(
             KeyName = user?.FindFirst(McpClaims.Key)?.Value ?? "",
             User = user?.FindFirst(McpClaims.User)?.Value ?? "",
             Team = user?.FindFirst(McpClaims.Team)?.Value ?? "",
+            // Guard policies may be assigned per project or environment, as on the model routes.
+            Project = user?.FindFirst(McpClaims.Project)?.Value ?? "",
+            Environment = user?.FindFirst(McpClaims.Environment)?.Value ?? "",
         };
         if (user is not null)
         {
@@ -114,78 +118,106 @@ public sealed class McpGateway(
             Endpoint = virtualName is null ? "/mcp" : "/mcp/" + virtualName,
             Server = tool?.Server ?? "",
             Tool = tool?.ExposedName ?? request.Name,
-            Arguments = redactor.Arguments(request.Arguments),
+            // Until the guard has seen them, arguments are not stored (a denied call's may hold anything).
+            Arguments = "",
             Justification = MetaString(request.Meta, "justification"),
             ToolCallId = MetaString(request.Meta, "tool_call_id") is { Length: > 0 } id ? id : MetaString(request.Meta, "toolCallId"),
-            TraceId = Activity.Current?.TraceId.ToString() ?? "",
+            // The model call that asked for this tool (its x-request-id, sent by the agent), else this request's W3C trace.
+            TraceId = MetaString(request.Meta, "request_id") is { Length: > 0 } requestId ? requestId : Activity.Current?.TraceId.ToString() ?? "",
         };
+        var guarded = new McpGuardState();
         McpAuditRecord Finish(string outcome, string reason = "", long bytes = 0) => record with
         {
             Outcome = outcome,
             Reason = reason,
             LatencyMs = time.GetElapsedTime(started).TotalMilliseconds,
             ResultBytes = bytes,
+            GuardPolicy = guarded.Policy,
+            GuardAction = guarded.Action,
+            GuardFindings = guarded.Findings,
         };
 
         // Unknown and not-allowed tools get the same answer, so probing reveals nothing about the catalogue.
         if (tool is null || !policy.IsAllowed(principal, tool))
         {
-            audit.Enqueue(Finish("denied", tool is null ? "unknown tool" : "no rule grants this tool"));
+            await audit.RecordAsync(Finish("denied", tool is null ? "unknown tool" : "no rule grants this tool"));
             throw new McpProtocolException($"Tool '{request.Name}' is not available to this identity.", (McpErrorCode)DeniedCode);
         }
         if (tool.Blocked)
         {
             var reason = tool.Status == ToolStatus.Changed ? "definition changed since approval" : "definition failed the poisoning scan";
-            audit.Enqueue(Finish("denied", reason));
+            await audit.RecordAsync(Finish("denied", reason));
             throw new McpProtocolException($"Tool '{request.Name}' is blocked: its {reason}; an administrator must approve it.", (McpErrorCode)DeniedCode);
         }
         if (!policy.TryAcquire(principal, tool.ExposedName))
         {
-            audit.Enqueue(Finish("rate_limited", "per-minute limit reached"));
+            await audit.RecordAsync(Finish("rate_limited", "per-minute limit reached"));
             throw new McpProtocolException($"Rate limit reached for tool '{request.Name}'; try again in a minute.", (McpErrorCode)RateLimitedCode);
         }
         var upstream = upstreams.Find(tool.Server);
         if (upstream is null)
         {
-            audit.Enqueue(Finish("error", "server not registered"));
+            await audit.RecordAsync(Finish("error", "server not registered"));
             throw new McpProtocolException($"Tool '{request.Name}' is unavailable.", (McpErrorCode)UnavailableCode);
         }
-        var seconds = upstream.Config.TimeoutSeconds ?? config.Current.Mcp.CallTimeoutSeconds;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds), time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var relay = new RelayTarget(context.Server, request.ProgressToken, tool.Server, logger);
+        IDictionary<string, JsonElement>? arguments;
         try
         {
-            var result = await upstream.CallToolAsync(tool.UpstreamName, request.Arguments, relay, linked.Token);
-            result = redactor.Result(result);
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(result, McpJsonUtilities.DefaultOptions).LongLength;
-            audit.Enqueue(Finish(result.IsError == true ? "error" : "ok", result.IsError == true ? "tool returned an error" : "", bytes));
-            return result;
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            audit.Enqueue(Finish("timeout", $"no answer within {seconds} s"));
-            throw new McpProtocolException($"Tool '{request.Name}' did not answer within {seconds} seconds.", (McpErrorCode)TimeoutCode);
-        }
-        catch (OperationCanceledException)
-        {
-            audit.Enqueue(Finish("error", "cancelled by the client"));
-            throw;
+            arguments = await guard.ArgumentsAsync(principal, request.Name, request.Arguments, guarded, cancellationToken);
         }
         catch (McpProtocolException error)
         {
-            audit.Enqueue(Finish("error", $"upstream error {(int)error.ErrorCode}"));
-            throw new McpProtocolException(error.Message, error.ErrorCode);
+            await audit.RecordAsync(Finish(McpGuard.Outcome(error), error.Message));
+            throw;
         }
-        catch (Exception error) when (error is UpstreamUnavailableException or McpException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException)
+        record = record with { Arguments = redactor.Arguments(arguments) };
+        var seconds = upstream.Config.TimeoutSeconds ?? config.Current.Mcp.CallTimeoutSeconds;
+        CallToolResult result;
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds), time))
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token))
         {
-            audit.Enqueue(Finish("error", "upstream unavailable"));
-            throw new McpProtocolException($"Tool '{request.Name}' is unavailable right now; the server is restarting.", (McpErrorCode)UnavailableCode);
+            var relay = new RelayTarget(context.Server, request.ProgressToken, tool.Server, logger);
+            try
+            {
+                result = await upstream.CallToolAsync(tool.UpstreamName, arguments, relay, linked.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                await audit.RecordAsync(Finish("timeout", $"no answer within {seconds} s"));
+                throw new McpProtocolException($"Tool '{request.Name}' did not answer within {seconds} seconds.", (McpErrorCode)TimeoutCode);
+            }
+            catch (OperationCanceledException)
+            {
+                await audit.RecordAsync(Finish("error", "cancelled by the client"));
+                throw;
+            }
+            catch (McpProtocolException error)
+            {
+                await audit.RecordAsync(Finish("error", $"upstream error {(int)error.ErrorCode}"));
+                throw new McpProtocolException(error.Message, error.ErrorCode);
+            }
+            catch (Exception error) when (error is UpstreamUnavailableException or McpException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException)
+            {
+                await audit.RecordAsync(Finish("error", "upstream unavailable"));
+                throw new McpProtocolException($"Tool '{request.Name}' is unavailable right now; the server is restarting.", (McpErrorCode)UnavailableCode);
+            }
+            finally
+            {
+                relay.Complete();
+            }
         }
-        finally
+        try
         {
-            relay.Complete();
+            result = await guard.ResultAsync(principal, request.Name, result, guarded, cancellationToken);
         }
+        catch (McpProtocolException error)
+        {
+            await audit.RecordAsync(Finish(McpGuard.Outcome(error), error.Message));
+            throw;
+        }
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(result, McpJsonUtilities.DefaultOptions).LongLength;
+        await audit.RecordAsync(Finish(result.IsError == true ? "error" : "ok", result.IsError == true ? "tool returned an error" : "", bytes));
+        return result;
     }
 
     private static string MetaString(JsonObject? meta, string name)
@@ -202,10 +234,15 @@ public sealed class McpGateway(
         finally
         {
             _sessions.TryRemove(server, out _);
+            if (server.SessionId is { } sessionId)
+            {
+                await upstreams.CloseSessionAsync(sessionId);
+            }
         }
     }
 
-    public void NotifyToolsChanged()
+    // After a discovery: tools, prompts and resources may all have changed.
+    public void NotifyListsChanged()
     {
         foreach (var session in _sessions.Keys)
         {
@@ -217,6 +254,8 @@ public sealed class McpGateway(
             try
             {
                 await session.SendNotificationAsync(NotificationMethods.ToolListChangedNotification);
+                await session.SendNotificationAsync(NotificationMethods.PromptListChangedNotification);
+                await session.SendNotificationAsync(NotificationMethods.ResourceListChangedNotification);
             }
             catch (Exception error) when (error is McpException or IOException or InvalidOperationException or ObjectDisposedException or OperationCanceledException)
             {
@@ -231,5 +270,7 @@ public static class McpClaims
     public const string Key = "gateway:key";
     public const string User = "gateway:user";
     public const string Team = "gateway:team";
+    public const string Project = "gateway:project";
+    public const string Environment = "gateway:environment";
     public const string Kind = "gateway:kind";
 }

@@ -22,4 +22,7 @@ internal static partial class McpLog
 
     [LoggerMessage(7, LogLevel.Warning, "Relaying {Method} from MCP upstream {Server} failed")]
     public static partial void RelayFailed(ILogger logger, Exception exception, string method, string server);
+
+    [LoggerMessage(8, LogLevel.Error, "The guard failed on MCP tool {Tool} (fail closed: {FailClosed})")]
+    public static partial void GuardFailed(ILogger logger, Exception exception, string tool, bool failClosed);
 }

@@ -1,4 +1,6 @@
+using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
+using Gateway.Guard;
 using Gateway.Common.Security;
 using Gateway.Contracts.Mcp.V1;
 using Gateway.Mcp.Audit;
@@ -20,12 +22,17 @@ public static class McpService
     public static IServiceCollection AddMcp(this IServiceCollection services, GatewayConfig config)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<KeyAuthenticator>();
-        services.AddHttpClient<OidcTokenValidator>(client => client.Timeout = TimeSpan.FromSeconds(10));
-        services.AddSingleton<McpAuditStore>();
+        services.AddCredentialAuthentication();
+        services.AddSingleton<McpStateStore>();
+        services.AddSingleton<McpAuditSink>();
         services.AddSingleton<ToolCatalog>();
         services.AddSingleton<McpPolicy>();
         services.AddSingleton<McpRedactor>();
+        if (!services.Any(s => s.ServiceType == typeof(IGuardService)))
+        {
+            services.AddGuardDependency(config);
+        }
+        services.AddSingleton<McpGuard>();
         services.AddSingleton<UpstreamRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<UpstreamRegistry>());
         services.AddSingleton<McpGateway>();
@@ -35,6 +42,8 @@ public static class McpService
                 options.Capabilities = new ServerCapabilities
                 {
                     Tools = new ToolsCapability { ListChanged = true },
+                    Prompts = new PromptsCapability { ListChanged = true },
+                    Resources = new ResourcesCapability { ListChanged = true },
                     Logging = new LoggingCapability(),
                 };
             })
@@ -49,6 +58,11 @@ public static class McpService
                     var virtualName = context.Request.RouteValues.TryGetValue("virtual", out var value) ? value as string : null;
                     server.Handlers.ListToolsHandler = (request, _) => gateway.ListToolsAsync(virtualName, request);
                     server.Handlers.CallToolHandler = (request, cancellationToken) => gateway.CallToolAsync(virtualName, request, cancellationToken);
+                    server.Handlers.ListPromptsHandler = (request, _) => gateway.ListPromptsAsync(virtualName, request);
+                    server.Handlers.GetPromptHandler = (request, cancellationToken) => gateway.GetPromptAsync(virtualName, request, cancellationToken);
+                    server.Handlers.ListResourcesHandler = (request, _) => gateway.ListResourcesAsync(virtualName, request);
+                    server.Handlers.ListResourceTemplatesHandler = (request, _) => gateway.ListResourceTemplatesAsync(virtualName, request);
+                    server.Handlers.ReadResourceHandler = (request, cancellationToken) => gateway.ReadResourceAsync(virtualName, request, cancellationToken);
                     server.Handlers.SetLoggingLevelHandler = (_, _) => ValueTask.FromResult(new EmptyResult());
                     return Task.CompletedTask;
                 };
@@ -72,7 +86,7 @@ public static class McpService
     {
         var gateway = endpoints.ServiceProvider.GetRequiredService<McpGateway>();
         var catalog = endpoints.ServiceProvider.GetRequiredService<ToolCatalog>();
-        catalog.Changed += gateway.NotifyToolsChanged;
+        catalog.Changed += gateway.NotifyListsChanged;
         endpoints.MapGet(McpHttpEndpoints.MetadataPath, McpHttpEndpoints.MetadataAsync);
         endpoints.MapGet(McpHttpEndpoints.MetadataPath + "/mcp", McpHttpEndpoints.MetadataAsync);
         foreach (var pattern in new[] { "/mcp", "/mcp/{virtual}" })

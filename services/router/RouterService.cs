@@ -11,6 +11,8 @@ using Gateway.Router.Pipeline;
 using Gateway.Router.Providers;
 using Gateway.Router.Providers.Gemini;
 using Gateway.Router.Providers.Anthropic;
+using Gateway.Router.Providers.Bedrock;
+using Gateway.Router.Providers.Vertex;
 using Gateway.Router.Providers.OpenAI;
 using Gateway.Router.Routing;
 using Microsoft.AspNetCore.Builder;
@@ -37,6 +39,10 @@ public static class RouterService
         services.AddSingleton<IChatProvider, AzureOpenAiProvider>();
         services.AddSingleton<IChatProvider, GeminiProvider>();
         services.AddSingleton<IChatProvider, AnthropicProvider>();
+        services.AddSingleton<AwsCredentialSource>();
+        services.AddSingleton<IChatProvider, BedrockProvider>();
+        services.AddSingleton<GoogleTokenSource>();
+        services.AddSingleton<IChatProvider, VertexProvider>();
         services.AddSingleton<InferencePipeline>();
         services.AddSingleton<IInferenceService>(sp => sp.GetRequiredService<InferencePipeline>());
         services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
@@ -51,6 +57,9 @@ public static class RouterService
                 AllowAutoRedirect = false,
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+        // Instance metadata and OAuth token endpoints answer in milliseconds or not at all.
+        services.AddHttpClient(ProviderHttp.CredentialsClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         services.AddGrpc(options => options.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, config.Server.MaxRequestBodyBytes));
         return services;
     }
@@ -59,23 +68,13 @@ public static class RouterService
     public static IServiceCollection AddRouterDependencies(this IServiceCollection services, GatewayConfig config)
         => services.AddGuardDependency(config).AddBudgetDependency(config).AddPromptsDependency(config);
 
-    public static IServiceCollection AddGuardDependency(this IServiceCollection services, GatewayConfig config)
-    {
-        if (config.Services.Guard is not { Length: > 0 } guard)
-        {
-            return services.AddGuard(config);
-        }
-        services.AddServiceClient<Contracts.Guard.V1.Guard.GuardClient>(guard);
-        return services.AddSingleton<IGuardService, GrpcGuardService>();
-    }
-
     public static IServiceCollection AddBudgetDependency(this IServiceCollection services, GatewayConfig config)
     {
         if (config.Services.Budget is not { Length: > 0 } budget)
         {
             return services.AddBudget(config);
         }
-        services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget);
+        services.AddServiceClient<Contracts.Budget.V1.Budget.BudgetClient>(budget, config.Services);
         return services.AddSingleton<IBudgetService, GrpcBudgetService>();
     }
 
@@ -85,7 +84,7 @@ public static class RouterService
         {
             return services.AddPrompts(config);
         }
-        services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts);
+        services.AddServiceClient<Contracts.Prompts.V1.Prompts.PromptsClient>(prompts, config.Services);
         return services.AddSingleton<IPromptService, GrpcPromptService>();
     }
 

@@ -20,6 +20,8 @@ public static class TracesService
         services.AddHostedService(sp => sp.GetRequiredService<TraceIngestor>());
         services.AddEventHandler<TraceEventHandler, TraceEvent>();
         services.AddEventHandler<FeedbackEventHandler, Feedback>();
+        services.AddEventHandler<McpAuditEventHandler, McpAuditEvent>();
+        services.AddSingleton(sp => (IMcpAuditStore)sp.GetRequiredService<ITraceStore>());
         return services;
     }
 
@@ -32,7 +34,6 @@ public static class TracesService
     public static IEndpointRouteBuilder MapTraces(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<TracesGrpcService>();
-        endpoints.MapTraceSubscription();
         return endpoints;
     }
 }
@@ -56,6 +57,18 @@ public sealed class FeedbackEventHandler(ITraceStore store) : IEventHandler<Feed
     public string Topic => Topics.Feedback;
 
     public Task HandleAsync(Feedback message, CancellationToken cancellationToken) => store.WriteFeedbackAsync(message, cancellationToken);
+}
+
+// MCP audit rows from the bus take the traces' ingest path (memory, spool, retries) into the mcp_audit table.
+public sealed class McpAuditEventHandler(TraceIngestor ingestor) : IEventHandler<McpAuditEvent>
+{
+    public string Topic => Topics.McpAudit;
+
+    public Task HandleAsync(McpAuditEvent message, CancellationToken cancellationToken)
+    {
+        ingestor.Accept(McpAuditEnvelope.Wrap(message));
+        return Task.CompletedTask;
+    }
 }
 
 public sealed class TracesGrpcService(TraceIngestor ingestor, ITraceStore store) : Contracts.Traces.V1.Traces.TracesBase

@@ -22,7 +22,7 @@ public sealed class GatewayFixture : IAsyncLifetime
           virtual:
             everything-only: {"{"} servers: [everything], prefix: false {"}"}
           rules:
-            - {"{"} roles: [analyst], allow: ["everything__*", "memory__read_*", "fixture__*"], capabilities: [read] {"}"}
+            - {"{"} roles: [analyst], allow: ["everything__*", "memory__read_*", "fixture__*"], deny: ["everything__args-prompt", "everything__Dynamic_Blob_Resource"], capabilities: [read] {"}"}
             - {"{"} roles: [admin], allow: ["*"] {"}"}
           rate_limits:
             - {"{"} roles: [analyst], tool: "everything__get-sum", per_minute: 2 {"}"}
@@ -142,7 +142,7 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
         var error = await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("everything__get-sum", arguments, cancellationToken: Ct).AsTask());
 
         Assert.Equal(McpGateway.RateLimitedCode, (int)error.ErrorCode);
-        var rows = await McpServers.AuditAsync(fixture.Gateway, "?tool=everything__get-sum");
+        var rows = await McpServers.AuditAsync(fixture.Gateway, "?tool=everything__get-sum", minimum: 3);
         Assert.Equal(["rate_limited", "ok", "ok"], rows.EnumerateArray().Select(r => r.GetProperty("outcome").GetString()!).ToArray());
     }
 
@@ -157,6 +157,8 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IClassFixture<Gate
         await client.CallToolAsync(new() { Name = "fixture__fail" }, Ct);
         await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync(new() { Name = "fixture__sleep", Arguments = Args(new { ms = 10_000 }) }, Ct).AsTask());
 
+        // The timed-out call was audited last: once it is stored, the others are too.
+        await McpServers.AuditAsync(fixture.Gateway, "?principal=analyst-1&tool=fixture__sleep");
         var rows = (await McpServers.AuditAsync(fixture.Gateway, "?principal=analyst-1&server=fixture")).EnumerateArray().ToList();
         var ok = rows.Single(r => r.GetProperty("tool").GetString() == "fixture__notes");
         Assert.Equal("ok", ok.GetProperty("outcome").GetString());

@@ -73,10 +73,22 @@ public static class McpServers
         return http;
     }
 
-    public static async Task<JsonElement> AuditAsync(TestGateway gateway, string query = "")
+    // Audit rows reach the store through the event bus and the traces ingestor (batched), so this waits until
+    // the query returns at least `minimum` rows (then returns them all), up to ten seconds.
+    public static async Task<JsonElement> AuditAsync(TestGateway gateway, string query = "", int minimum = 1)
     {
         using var http = Admin(gateway);
-        return (await http.GetFromJsonAsync<JsonElement>("/admin/v1/mcp/audit" + query, TestContext.Current.CancellationToken)).GetProperty("calls");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var calls = (await http.GetFromJsonAsync<JsonElement>("/admin/v1/mcp/audit" + query, timeout.Token)).GetProperty("calls");
+            if (calls.GetArrayLength() >= minimum)
+            {
+                return calls;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(25), timeout.Token);
+        }
     }
 }
 

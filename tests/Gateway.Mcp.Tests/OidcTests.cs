@@ -1,43 +1,30 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace Gateway.Mcp.Tests;
 
 // OIDC bearer tokens signed by a test RSA key whose public half is served from a local JWKS endpoint.
 public sealed class OidcTests : IAsyncLifetime
 {
-    private const string Issuer = "https://login.test.example/";
-    private const string Audience = "gateway";
+    private const string Issuer = TestIdentityProvider.DefaultIssuer;
+    private const string Audience = TestIdentityProvider.DefaultAudience;
 
-    private readonly RSA _rsa = RSA.Create(2048);
-    private WebApplication _jwks = null!;
+    private TestIdentityProvider _idp = null!;
     private TestGateway _gateway = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
-        var port = FreePort.Get();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        _jwks = builder.Build();
-        var key = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(_rsa.ExportParameters(false)) { KeyId = "test-key" });
-        var jwks = $$"""{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"test-key","n":"{{key.N}}","e":"{{key.E}}"}]}""";
-        _jwks.MapGet("/jwks", () => Results.Text(jwks, "application/json"));
-        await _jwks.StartAsync(Ct);
+        _idp = await TestIdentityProvider.StartAsync();
         if (!File.Exists(McpServers.Everything))
         {
             return;
         }
         _gateway = await TestGateway.StartAsync($$"""
             mcp:
-              oidc: { issuer: "{{Issuer}}", audience: {{Audience}}, roles_claim: groups, jwks_url: "http://127.0.0.1:{{port}}/jwks" }
+              oidc: { issuer: "{{Issuer}}", audience: {{Audience}}, roles_claim: groups, jwks_url: "{{_idp.JwksUrl}}" }
               servers:
             {{McpServers.Stdio("fixture", McpServers.Fixture)}}
               rules:
@@ -51,32 +38,13 @@ public sealed class OidcTests : IAsyncLifetime
         {
             await _gateway.DisposeAsync();
         }
-        await _jwks.DisposeAsync();
-        _rsa.Dispose();
+        await _idp.DisposeAsync();
     }
 
     private string Token(string issuer = Issuer, string audience = Audience, TimeSpan? expiresIn = null)
-    {
-        var now = TimeProvider.System.GetUtcNow();
-        var expires = now + (expiresIn ?? TimeSpan.FromMinutes(10));
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = issuer,
-            Audience = audience,
-            IssuedAt = (expires < now ? expires - TimeSpan.FromMinutes(5) : now).UtcDateTime,
-            NotBefore = (expires < now ? expires - TimeSpan.FromMinutes(5) : now).UtcDateTime,
-            Expires = expires.UtcDateTime,
-            Claims = new Dictionary<string, object> { ["sub"] = "alice@example.com", ["groups"] = new[] { "analyst" } },
-            SigningCredentials = new SigningCredentials(new RsaSecurityKey(_rsa) { KeyId = "test-key" }, SecurityAlgorithms.RsaSha256),
-        });
-    }
+        => _idp.Token(new Dictionary<string, object> { ["sub"] = "alice@example.com", ["groups"] = new[] { "analyst" } }, issuer, audience, expiresIn);
 
-    private static string Unsigned()
-    {
-        static string B64(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
-        var exp = TimeProvider.System.GetUtcNow().AddMinutes(10).ToUnixTimeSeconds();
-        return $"{B64("""{"alg":"none","typ":"JWT"}""")}.{B64($$"""{"iss":"{{Issuer}}","aud":"{{Audience}}","sub":"mallory","groups":["analyst"],"exp":{{exp}}}""")}.";
-    }
+    private static string Unsigned() => TestIdentityProvider.Unsigned(extraClaims: ""","groups":["analyst"]""");
 
     private async Task<HttpStatusCode> StatusAsync(string token)
     {
@@ -139,14 +107,7 @@ public sealed class OidcTests : IAsyncLifetime
     {
         McpServers.Require();
         using var other = RSA.Create(2048);
-        var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = Issuer,
-            Audience = Audience,
-            Expires = TimeProvider.System.GetUtcNow().UtcDateTime.AddMinutes(10),
-            Claims = new Dictionary<string, object> { ["sub"] = "mallory", ["groups"] = new[] { "analyst" } },
-            SigningCredentials = new SigningCredentials(new RsaSecurityKey(other) { KeyId = "test-key" }, SecurityAlgorithms.RsaSha256),
-        });
+        var token = _idp.Token(new Dictionary<string, object> { ["sub"] = "mallory", ["groups"] = new[] { "analyst" } }, signingKey: other);
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(token));
     }
 }

@@ -156,4 +156,46 @@ public sealed class UpstreamLifecycleTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task AdminRegisteredServer_SurvivesARestartUntilRemoved()
+    {
+        McpServers.Require();
+        var gateway = await TestGateway.StartAsync($"""
+            {McpServers.Keys}
+            mcp:
+            {AdminRules}
+            """);
+        try
+        {
+            using (var admin = McpServers.Admin(gateway))
+            {
+                using var registered = await admin.PostAsJsonAsync("/admin/v1/mcp/servers", new { name = "later", transport = "stdio", command = "node", args = new[] { McpServers.Everything } }, Ct);
+                Assert.Equal(System.Net.HttpStatusCode.Created, registered.StatusCode);
+            }
+
+            gateway = await gateway.RestartAsync();
+
+            await using (var client = await McpServers.ConnectAsync(gateway, McpServers.AdminRoleKey))
+            {
+                var echo = await client.CallToolAsync("later__echo", new Dictionary<string, object?> { ["message"] = "after restart" }, cancellationToken: Ct);
+                Assert.Contains("after restart", Text(echo));
+            }
+            using (var admin = McpServers.Admin(gateway))
+            {
+                using var removed = await admin.DeleteAsync("/admin/v1/mcp/servers/later", Ct);
+                Assert.Equal(System.Net.HttpStatusCode.NoContent, removed.StatusCode);
+            }
+
+            gateway = await gateway.RestartAsync();
+
+            using var afterRemoval = McpServers.Admin(gateway);
+            var servers = await afterRemoval.GetFromJsonAsync<JsonElement>("/admin/v1/mcp/servers", Ct);
+            Assert.Empty(servers.GetProperty("servers").EnumerateArray());
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
 }

@@ -12,6 +12,7 @@ public sealed class TestGateway : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly string _directory;
+    private bool _restarted;
 
     private TestGateway(WebApplication app, string directory, int httpPort, int grpcPort)
     {
@@ -88,9 +89,13 @@ public sealed class TestGateway : IAsyncDisposable
 
     // The stored trace of a request. Traces are written off the request path (the in-process bus), so this
     // waits until the store has it, up to `timeout`.
-    public async Task<Contracts.Traces.V1.TraceEvent> TraceAsync(string requestId, TimeSpan? timeout = null)
+    public Task<Contracts.Traces.V1.TraceEvent> TraceAsync(string requestId, TimeSpan? timeout = null)
+        => TraceAsync(Services, requestId, timeout);
+
+    // The same, from the trace store of any host (a router, a traces service).
+    public static async Task<Contracts.Traces.V1.TraceEvent> TraceAsync(IServiceProvider services, string requestId, TimeSpan? timeout = null)
     {
-        var store = Services.GetRequiredService<Traces.Storage.ITraceStore>();
+        var store = services.GetRequiredService<Traces.Storage.ITraceStore>();
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
@@ -102,8 +107,24 @@ public sealed class TestGateway : IAsyncDisposable
         }
     }
 
+    // Stops this gateway and starts a new one from the same configuration file and data directory (same
+    // ports), as an operator's restart would. Use the returned gateway from then on.
+    public async Task<TestGateway> RestartAsync()
+    {
+        _restarted = true;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        var app = EmbeddedGateway.Build(["--config", ConfigPath]);
+        await app.StartAsync();
+        return new TestGateway(app, _directory, HttpBase.Port, GrpcAddress.Port);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_restarted)
+        {
+            return;
+        }
         await _app.StopAsync();
         await _app.DisposeAsync();
         try

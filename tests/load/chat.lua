@@ -1,14 +1,22 @@
--- wrk script: a non-streaming chat completion with a ~1 KB prompt.
+-- wrk script: a chat completion with a ~1 KB prompt.
+-- Environment: GATEWAY_KEY (bearer key), STREAM=1 (stream the answer), DELAY_MS (pause before each request on a
+-- connection, to hold a steady rate instead of saturating).
 local prompt = string.rep("The quick brown fox jumps over the lazy dog. ", 23)
+local stream = os.getenv("STREAM") == "1"
+local pause = tonumber(os.getenv("DELAY_MS") or "0")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. (os.getenv("GATEWAY_KEY") or "load-test-key-0123456789")
-wrk.body = '{"model":"gpt-4o","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"' .. prompt .. '"}],"max_tokens":64}'
+wrk.body = '{"model":"gpt-4o","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"'
+  .. prompt .. '"}],"max_tokens":64' .. (stream and ',"stream":true' or '') .. '}'
+
+if pause > 0 then
+  delay = function() return pause end
+end
 
 done = function(summary, latency, requests)
-  io.write(string.format("requests/s: %.0f\n", summary.requests / (summary.duration / 1e6)))
-  for _, p in pairs({ 50, 90, 99 }) do
-    io.write(string.format("p%d: %.3f ms\n", p, latency:percentile(p) / 1000))
-  end
-  io.write(string.format("errors: %d non-2xx, %d socket\n", summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"non2xx":%d,"socket_errors":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Gateway.Common.Storage;
 
 namespace Gateway.Budget.Store;
@@ -7,67 +6,47 @@ namespace Gateway.Budget.Store;
 // PostgreSQL in the mesh; the SQL is the subset both speak (ON CONFLICT upserts, BIGINT nano-USD).
 public sealed class SqlLedger : IAsyncDisposable
 {
-    private readonly DbDataSource _source;
-    private readonly SemaphoreSlim _schema = new(1, 1);
-    private bool _ready;
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS budget_ledger (
+          budget TEXT NOT NULL, period_start BIGINT NOT NULL, committed_nanos BIGINT NOT NULL,
+          PRIMARY KEY (budget, period_start));
+        CREATE TABLE IF NOT EXISTS budget_alerts (
+          budget TEXT NOT NULL, period_start BIGINT NOT NULL, threshold_permille INTEGER NOT NULL, fired_at BIGINT NOT NULL,
+          PRIMARY KEY (budget, period_start, threshold_permille));
+        """;
 
-    private SqlLedger(DbDataSource source, bool isSqlite)
-    {
-        _source = source;
-        IsSqlite = isSqlite;
-    }
+    private readonly StateDatabase _db;
 
-    public bool IsSqlite { get; }
+    private SqlLedger(StateDatabase db) => _db = db;
 
-    public static SqlLedger Open(string stateUri)
-    {
-        var source = StateDatabase.Open(stateUri, out var isSqlite);
-        return new SqlLedger(source, isSqlite);
-    }
+    public bool IsSqlite => _db.IsSqlite;
+
+    public static SqlLedger Open(string stateUri) => new(StateDatabase.Open(stateUri, Schema));
 
     public async Task<long> CommittedAsync(string budget, long periodStart, CancellationToken cancellationToken)
     {
-        await EnsureSchemaAsync(cancellationToken);
-        await using var command = _source.CreateCommand("SELECT committed_nanos FROM budget_ledger WHERE budget = @b AND period_start = @p");
-        Add(command, "@b", budget);
-        Add(command, "@p", periodStart);
+        await using var command = await _db.CommandAsync("SELECT committed_nanos FROM budget_ledger WHERE budget = @b AND period_start = @p", cancellationToken,
+            ("@b", budget), ("@p", periodStart));
         return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
-    public async Task AddCommittedAsync(string budget, long periodStart, long nanos, CancellationToken cancellationToken)
-    {
-        await EnsureSchemaAsync(cancellationToken);
-        await using var command = _source.CreateCommand("""
+    public Task AddCommittedAsync(string budget, long periodStart, long nanos, CancellationToken cancellationToken)
+        => _db.WriteAsync("""
             INSERT INTO budget_ledger (budget, period_start, committed_nanos) VALUES (@b, @p, @n)
             ON CONFLICT (budget, period_start) DO UPDATE SET committed_nanos = budget_ledger.committed_nanos + excluded.committed_nanos
-            """);
-        Add(command, "@b", budget);
-        Add(command, "@p", periodStart);
-        Add(command, "@n", nanos);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """, cancellationToken, ("@b", budget), ("@p", periodStart), ("@n", nanos));
 
     // True when this call recorded the alert (it had not fired in this period before).
     public async Task<bool> TryMarkAlertAsync(string budget, long periodStart, int permille, long firedAt, CancellationToken cancellationToken)
-    {
-        await EnsureSchemaAsync(cancellationToken);
-        await using var command = _source.CreateCommand("""
+        => await _db.WriteAsync("""
             INSERT INTO budget_alerts (budget, period_start, threshold_permille, fired_at) VALUES (@b, @p, @t, @f)
             ON CONFLICT (budget, period_start, threshold_permille) DO NOTHING
-            """);
-        Add(command, "@b", budget);
-        Add(command, "@p", periodStart);
-        Add(command, "@t", permille);
-        Add(command, "@f", firedAt);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
+            """, cancellationToken, ("@b", budget), ("@p", periodStart), ("@t", permille), ("@f", firedAt)) == 1;
 
     public async Task<List<int>> AlertsFiredAsync(string budget, long periodStart, CancellationToken cancellationToken)
     {
-        await EnsureSchemaAsync(cancellationToken);
-        await using var command = _source.CreateCommand("SELECT threshold_permille FROM budget_alerts WHERE budget = @b AND period_start = @p ORDER BY threshold_permille");
-        Add(command, "@b", budget);
-        Add(command, "@p", periodStart);
+        await using var command = await _db.CommandAsync("SELECT threshold_permille FROM budget_alerts WHERE budget = @b AND period_start = @p ORDER BY threshold_permille", cancellationToken,
+            ("@b", budget), ("@p", periodStart));
         var fired = new List<int>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -77,42 +56,5 @@ public sealed class SqlLedger : IAsyncDisposable
         return fired;
     }
 
-    private async Task EnsureSchemaAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _ready))
-        {
-            return;
-        }
-        await _schema.WaitAsync(cancellationToken);
-        try
-        {
-            if (_ready)
-            {
-                return;
-            }
-            if (IsSqlite)
-            {
-                await using var wal = _source.CreateCommand("PRAGMA journal_mode=WAL;");
-                await wal.ExecuteNonQueryAsync(cancellationToken);
-            }
-            await using var command = _source.CreateCommand("""
-                CREATE TABLE IF NOT EXISTS budget_ledger (
-                  budget TEXT NOT NULL, period_start BIGINT NOT NULL, committed_nanos BIGINT NOT NULL,
-                  PRIMARY KEY (budget, period_start));
-                CREATE TABLE IF NOT EXISTS budget_alerts (
-                  budget TEXT NOT NULL, period_start BIGINT NOT NULL, threshold_permille INTEGER NOT NULL, fired_at BIGINT NOT NULL,
-                  PRIMARY KEY (budget, period_start, threshold_permille));
-                """);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-            Volatile.Write(ref _ready, true);
-        }
-        finally
-        {
-            _schema.Release();
-        }
-    }
-
-    private static void Add(DbCommand command, string name, object value) => StateDatabase.Add(command, name, value);
-
-    public ValueTask DisposeAsync() => _source.DisposeAsync();
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
 }

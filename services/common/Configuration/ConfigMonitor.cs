@@ -58,6 +58,12 @@ public sealed class ConfigMonitor : IHostedService, IDisposable
     // Reads the file now and applies it if valid. True when the new configuration is in force.
     public bool Reload() => Reload(onlyIfChanged: false);
 
+    // Reads the file now and applies it only if its content differs from what is in force.
+    public bool ReloadIfChanged() => Reload(onlyIfChanged: true);
+
+    // SHA-256 (hex) of the file content last read; null before the first read.
+    public string? LoadedSha256 => _loadedHash is { } hash ? Convert.ToHexStringLower(hash) : null;
+
     // Editors write files in several steps; wait for the writes to settle before reading.
     private void ScheduleReload()
     {

@@ -14,7 +14,7 @@ internal sealed partial class ConfigValidator
         var mcp = config.Mcp;
         if (mcp.Oidc is { } oidc)
         {
-            ValidateOidc(oidc);
+            ValidateOidc("mcp.oidc", oidc);
         }
         foreach (var (name, server) in mcp.Servers)
         {
@@ -99,33 +99,52 @@ internal sealed partial class ConfigValidator
         }
     }
 
-    private void ValidateOidc(OidcConfig oidc)
+    private void ValidateOidc(string path, OidcConfig oidc)
     {
         if (!Uri.TryCreate(oidc.Issuer, UriKind.Absolute, out _))
         {
-            Error("mcp.oidc.issuer", "expected the issuer URL exactly as tokens carry it in `iss`, e.g. https://login.microsoftonline.com/TENANT/v2.0");
+            Error($"{path}.issuer", "expected the issuer URL exactly as tokens carry it in `iss`, e.g. https://login.microsoftonline.com/TENANT/v2.0");
         }
         if (oidc.Audience.Length == 0)
         {
-            Error("mcp.oidc.audience", "missing; set the audience tokens must be issued for (`aud`), e.g. api://gateway");
+            Error($"{path}.audience", "missing; set the audience tokens must be issued for (`aud`), e.g. api://gateway");
         }
         if (!Uri.TryCreate(oidc.JwksUrl, UriKind.Absolute, out var jwks) || jwks.Scheme is not ("https" or "http"))
         {
-            Error("mcp.oidc.jwks_url", "expected the http(s) URL of the issuer's JSON Web Key Set, e.g. https://login.example.com/.well-known/jwks.json");
+            Error($"{path}.jwks_url", "expected the http(s) URL of the issuer's JSON Web Key Set, e.g. https://login.example.com/.well-known/jwks.json");
         }
         if (oidc.RolesClaim.Length == 0)
         {
-            Error("mcp.oidc.roles_claim", "missing; name the claim that carries roles or groups, e.g. groups or roles");
+            Error($"{path}.roles_claim", "missing; name the claim that carries roles or groups, e.g. groups or roles");
+        }
+        if (oidc.UserClaim.Length == 0)
+        {
+            Error($"{path}.user_claim", "missing; name the claim that identifies the user, e.g. sub or email");
+        }
+        foreach (var (group, team) in oidc.Teams)
+        {
+            if (!ConfigNames.IsName(team))
+            {
+                Error($"{path}.teams.{group}", $"'{team}' is not a valid team name; use {ConfigNames.NameRule}");
+            }
+        }
+        if (oidc.JwksCacheSeconds is < 60 or > 86400)
+        {
+            Error($"{path}.jwks_cache_seconds", "must be between 60 and 86400 (default 600)");
+        }
+        if (oidc.ClockSkewSeconds is < 0 or > 600)
+        {
+            Error($"{path}.clock_skew_seconds", "must be between 0 and 600 (default 60)");
         }
         if (oidc.Algorithms.Count == 0)
         {
-            Error("mcp.oidc.algorithms", "needs at least one signature algorithm, e.g. [RS256]");
+            Error($"{path}.algorithms", "needs at least one signature algorithm, e.g. [RS256]");
         }
         for (var i = 0; i < oidc.Algorithms.Count; i++)
         {
             if (oidc.Algorithms[i] is not ("RS256" or "RS384" or "RS512" or "PS256" or "PS384" or "PS512" or "ES256" or "ES384" or "ES512"))
             {
-                Error($"mcp.oidc.algorithms[{i}]", $"unsupported algorithm {Show($"mcp.oidc.algorithms[{i}]", oidc.Algorithms[i])}; use asymmetric ones: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512");
+                Error($"{path}.algorithms[{i}]", $"unsupported algorithm {Show($"{path}.algorithms[{i}]", oidc.Algorithms[i])}; use asymmetric ones: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512");
             }
         }
     }

@@ -9,7 +9,7 @@ namespace Gateway.Common.Configuration;
 // whose value came from the environment to that text), never a value a variable held.
 internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDictionary<string, string> substituted)
 {
-    public static readonly IReadOnlyList<string> ProviderKinds = ["openai", "azure-openai", "anthropic", "gemini"];
+    public static readonly IReadOnlyList<string> ProviderKinds = ["openai", "azure-openai", "anthropic", "gemini", "bedrock", "vertex"];
 
     private const int MinimumSecretLength = 16;
 
@@ -31,6 +31,8 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         ValidateTraces();
         ValidateMcp();
         ValidatePrompts();
+        ValidateAuth();
+        ValidateResponses();
         return _errors;
     }
 
@@ -106,7 +108,12 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
                     ? $"missing; set one of: {string.Join(", ", ProviderKinds)}"
                     : $"unknown provider kind {Show($"{path}.kind", provider.Kind)}; use one of: {string.Join(", ", ProviderKinds)} (OpenAI-compatible servers such as vLLM, Ollama, TGI, LM Studio, Groq and Mistral use openai)");
             }
-            BaseUrl($"{path}.base_url", provider.BaseUrl);
+            // bedrock and vertex derive their endpoint from the region; base_url only overrides it.
+            if (provider.BaseUrl.Length > 0 || !CloudKinds.Contains(provider.Kind))
+            {
+                BaseUrl($"{path}.base_url", provider.BaseUrl);
+            }
+            ValidateCloudProvider(path, provider);
             if (provider.Kind == "azure-openai" && string.IsNullOrEmpty(provider.ApiVersion))
             {
                 Error($"{path}.api_version", "required for azure-openai; set the Azure OpenAI API version, e.g. \"2024-10-21\"");
@@ -301,6 +308,61 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         if (config.Services.Pubsub is { } pubsub && !ConfigNames.IsName(pubsub))
         {
             Error("services.pubsub", $"use the Dapr pub/sub component's name, made of {ConfigNames.NameRule}");
+        }
+        foreach (var (name, topic) in config.Services.Topics)
+        {
+            if (!Events.Topics.All.Contains(name))
+            {
+                Error($"services.topics.{name}", $"unknown event; name one of: {List(Events.Topics.All)}");
+            }
+            if (!ConfigNames.IsName(topic))
+            {
+                Error($"services.topics.{name}", $"use a topic name made of {ConfigNames.NameRule}");
+            }
+        }
+        if (config.Services.DeadLetterTopic is { } deadLetter && !ConfigNames.IsName(deadLetter))
+        {
+            Error("services.dead_letter_topic", $"use a topic name made of {ConfigNames.NameRule}");
+        }
+        if (config.Services.DedupWindowSeconds is < 1 or > 86_400)
+        {
+            Error("services.dedup_window_seconds", "use 1 to 86400 seconds (how long a delivered event id is remembered)");
+        }
+        if (config.Services.RequestTimeoutSeconds is not (> 0 and <= 3600))
+        {
+            Error("services.request_timeout_seconds", "use more than 0 and at most 3600 seconds");
+        }
+        if (config.Services.Tls is { } tls)
+        {
+            PemFile("services.tls.ca", tls.Ca);
+            PemFile("services.tls.cert", tls.Cert);
+            PemFile("services.tls.key", tls.Key);
+            if ((tls.Cert is null) != (tls.Key is null))
+            {
+                Error("services.tls", "give both cert and key for a client certificate (mTLS), or neither");
+            }
+        }
+        if (config.Server.Tls is { } server)
+        {
+            PemFile("server.tls.cert", server.Cert.Length == 0 ? null : server.Cert, required: true);
+            PemFile("server.tls.key", server.Key.Length == 0 ? null : server.Key, required: true);
+            PemFile("server.tls.client_ca", server.ClientCa);
+        }
+    }
+
+    private void PemFile(string path, string? file, bool required = false)
+    {
+        if (file is null)
+        {
+            if (required)
+            {
+                Error(path, "required: the path of a PEM file");
+            }
+            return;
+        }
+        if (!File.Exists(file))
+        {
+            Error(path, $"no such file '{file}'; give the path of a PEM file readable by this process");
         }
     }
 

@@ -22,6 +22,22 @@ public sealed record GatewayConfig
     public TracesConfig Traces { get; init; } = new();
     public McpConfig Mcp { get; init; } = new();
     public PromptsConfig Prompts { get; init; } = new();
+    public AuthConfig Auth { get; init; } = new();
+    public ResponsesConfig Responses { get; init; } = new();
+}
+
+// Credentials accepted on the LLM routes besides gateway keys.
+public sealed record AuthConfig
+{
+    // Identity providers whose bearer tokens (JWTs) are API credentials; a token is matched by its `iss`.
+    public List<OidcConfig> Oidc { get; init; } = [];
+}
+
+// The Responses API's state: responses served with `store: true`, kept per principal for chaining
+// (`previous_response_id`) and GET /v1/responses/{id}, in storage.state.
+public sealed record ResponsesConfig
+{
+    public double RetentionDays { get; init; } = 30;
 }
 
 // Which principals a budget or rate limit applies to: every field given must match (unset = any).
@@ -32,6 +48,13 @@ public sealed record ScopeConfig
     public string? Environment { get; init; }
     public string? User { get; init; }
     public string? Key { get; init; }
+
+    public bool Covers(Gateway.Contracts.Common.V1.Principal principal)
+        => (Team is null || Team == principal.Team)
+           && (Project is null || Project == principal.Project)
+           && (Environment is null || Environment == principal.Environment)
+           && (User is null || User == principal.User)
+           && (Key is null || Key == principal.KeyName);
 }
 
 public sealed record BudgetConfig
@@ -89,6 +112,7 @@ public sealed record ServerConfig
     public string? AdminKey { get; init; }
     public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
     public int MaxJsonDepth { get; init; } = 64;
+    public ServerTlsConfig? Tls { get; init; }
 
     private bool PrintMembers(StringBuilder builder)
     {
@@ -121,10 +145,49 @@ public sealed record ProviderConfig
     public double TimeoutSeconds { get; init; } = 120;
     // Extra headers sent to this provider only (e.g. OpenAI-Organization); never taken from clients.
     public Dictionary<string, string> Headers { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+    // bedrock and vertex: the cloud region the endpoint is derived from (base_url, when set, overrides it).
+    public string? Region { get; init; }
+    // vertex: the Google Cloud project id.
+    public string? Project { get; init; }
+    // bedrock: where the AWS credentials come from; unset = the environment, then the instance role.
+    public AwsCredentialsConfig? Aws { get; init; }
+    // vertex: the service account the gateway signs its token requests with.
+    public GoogleCredentialsConfig? Google { get; init; }
 
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"Kind = {Kind}, BaseUrl = {BaseUrl}, ApiKey = {Secrets.Mask(ApiKey)}, ApiVersion = {ApiVersion}, Residency = {Residency}, TimeoutSeconds = {TimeoutSeconds}, Headers = [{string.Join(", ", Headers.Keys)}]");
+        builder.Append($"Kind = {Kind}, BaseUrl = {BaseUrl}, ApiKey = {Secrets.Mask(ApiKey)}, ApiVersion = {ApiVersion}, Residency = {Residency}, TimeoutSeconds = {TimeoutSeconds}, Headers = [{string.Join(", ", Headers.Keys)}], Region = {Region}, Project = {Project}, Aws = {Aws}, Google = {Google}");
+        return true;
+    }
+}
+
+// AWS credentials for SigV4. Keys given here win; without them the standard environment variables
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) are read, and without those the instance
+// role is fetched from the instance metadata service (IMDSv2) at `imds_endpoint`.
+public sealed record AwsCredentialsConfig
+{
+    public string? AccessKeyId { get; init; }
+    public string? SecretAccessKey { get; init; }
+    public string? SessionToken { get; init; }
+    public string ImdsEndpoint { get; init; } = "http://169.254.169.254";
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"AccessKeyId = {AccessKeyId}, SecretAccessKey = {Secrets.Mask(SecretAccessKey)}, SessionToken = {Secrets.Mask(SessionToken)}, ImdsEndpoint = {ImdsEndpoint}");
+        return true;
+    }
+}
+
+// A Google service account key (the JSON file the console downloads): from a file path or the JSON itself
+// (normally `${ENV}`). Its token_uri is where the signed assertion is exchanged for an access token.
+public sealed record GoogleCredentialsConfig
+{
+    public string? ServiceAccountFile { get; init; }
+    public string? ServiceAccountJson { get; init; }
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"ServiceAccountFile = {ServiceAccountFile}, ServiceAccountJson = {Secrets.Mask(ServiceAccountJson)}");
         return true;
     }
 }
@@ -224,6 +287,35 @@ public sealed record ServicesConfig
     // The Dapr pub/sub component events go through (the sidecar is found by DAPR_GRPC_ENDPOINT or
     // DAPR_GRPC_PORT). Unset: events stay in this process.
     public string? Pubsub { get; init; }
+    // Event name (Topics.*) -> the topic it is published on; unnamed events use their own name.
+    public Dictionary<string, string> Topics { get; init; } = new(StringComparer.Ordinal);
+    // Where the sidecar parks events a subscriber dropped or kept failing on (unset: none).
+    public string? DeadLetterTopic { get; init; }
+    // How long a delivered event id is remembered, so a redelivery is acknowledged without running twice.
+    public int DedupWindowSeconds { get; init; } = 600;
+    // The time a request may take end to end; each call between services gets what is left of it as its deadline.
+    public double RequestTimeoutSeconds { get; init; } = 600;
+    // TLS for calls to https:// service addresses: a private CA, and a client certificate for mTLS.
+    public ClientTlsConfig? Tls { get; init; }
+
+    public string TopicFor(string name) => Topics.TryGetValue(name, out var topic) ? topic : name;
+}
+
+public sealed record ClientTlsConfig
+{
+    // PEM file of the CA that signed the services' certificates (unset: the system's trust store).
+    public string? Ca { get; init; }
+    // PEM certificate and key this process presents to the services it calls (mTLS).
+    public string? Cert { get; init; }
+    public string? Key { get; init; }
+}
+
+// TLS on this process's gRPC port; with `client_ca` the port requires a client certificate signed by it (mTLS).
+public sealed record ServerTlsConfig
+{
+    public string Cert { get; init; } = "";
+    public string Key { get; init; } = "";
+    public string? ClientCa { get; init; }
 }
 
 // PII, secrets, injection and moderation guardrails (docs/configuration.md, "guard").

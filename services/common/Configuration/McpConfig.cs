@@ -28,17 +28,39 @@ public sealed record McpConfig
     public List<string> RedactArguments { get; init; } = ["password", "secret", "token", "api_key", "apikey", "authorization"];
 }
 
+// One identity provider whose tokens the gateway accepts (mcp.oidc for /mcp; each auth.oidc entry for the
+// LLM routes). The claim mapping turns a validated token into the same principal a gateway key gives.
 public sealed record OidcConfig
 {
+    // auth.oidc only: names the issuer in principals (`oidc:NAME:USER`) and in logs.
+    public string Name { get; init; } = "";
     public string Issuer { get; init; } = "";
     public string Audience { get; init; } = "";
     public string JwksUrl { get; init; } = "";
     public string RolesClaim { get; init; } = "roles";
+    // A claim that names the team directly; when absent, `teams` maps group claim values to teams.
     public string TeamClaim { get; init; } = "team";
+    public string GroupsClaim { get; init; } = "groups";
+    // Group value -> team, first match in this order wins (Entra ID sends group object ids, Okta group names).
+    public Dictionary<string, string> Teams { get; init; } = new(StringComparer.Ordinal);
+    // The user claim; `sub` when the token lacks it.
     public string UserClaim { get; init; } = "sub";
+    public string ProjectClaim { get; init; } = "project";
+    public string EnvironmentClaim { get; init; } = "environment";
+    // Used for a principal field the token does not supply.
+    public OidcDefaultsConfig Defaults { get; init; } = new();
+    // Models these tokens may use; empty means every configured model.
+    public List<string> Models { get; init; } = [];
     public List<string> Algorithms { get; init; } = ["RS256", "ES256", "PS256"];
     public double ClockSkewSeconds { get; init; } = 60;
     public double JwksCacheSeconds { get; init; } = 600;
+}
+
+public sealed record OidcDefaultsConfig
+{
+    public string? Team { get; init; }
+    public string? Project { get; init; }
+    public string? Environment { get; init; }
 }
 
 public sealed record McpServerConfig

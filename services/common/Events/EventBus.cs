@@ -20,13 +20,21 @@ public interface IEventHandler<in T> where T : IMessage<T>
     Task HandleAsync(T message, CancellationToken cancellationToken);
 }
 
+// The events the gateway publishes, by name. `services.topics.<name>` can map a name onto another topic in
+// the mesh; the name is also the default topic. Payloads are protobuf messages; one with an `event_id` field
+// is published under that id (TraceEvent under its request id), so subscribers deduplicate redeliveries.
 public static class Topics
 {
     public const string Traces = "traces";
+    // One row of the MCP gateway's audit log: stored by the traces service next to the request traces.
+    public const string McpAudit = "mcp-audit";
+    // A prompt's label (production, staging, …) now points at another version: payload defined by the prompts service.
     public const string PromptLabels = "prompt-labels";
     public const string Feedback = "feedback";
     public const string BudgetUsage = "budget-usage";
     public const string ConfigChanged = "config-changed";
+
+    public static readonly IReadOnlyList<string> All = [Traces, McpAudit, PromptLabels, BudgetUsage, ConfigChanged];
 }
 
 // Bounded so a slow consumer cannot grow memory without limit; when full, publishers wait (backpressure)
@@ -77,8 +85,9 @@ public sealed class InProcessEventBus : BackgroundService, IEventBus
     }
 }
 
-// Registered per handler so the bus can dispatch without reflection on the hot path.
-public sealed record EventHandlerRegistration(string Topic, Func<IMessage, CancellationToken, Task> Invoke);
+// Registered per handler so the bus can dispatch without reflection on the hot path; the parser reads the
+// payload when it arrives over Dapr.
+public sealed record EventHandlerRegistration(string Topic, MessageParser Parser, Func<IMessage, CancellationToken, Task> Invoke);
 
 public static class EventBusRegistration
 {
@@ -90,7 +99,8 @@ public static class EventBusRegistration
         services.AddSingleton(sp =>
         {
             var handler = sp.GetRequiredService<THandler>();
-            return new EventHandlerRegistration(handler.Topic, (message, ct) => handler.HandleAsync((TMessage)message, ct));
+            var parser = (MessageParser)typeof(TMessage).GetProperty("Parser")!.GetValue(null)!;
+            return new EventHandlerRegistration(handler.Topic, parser, (message, ct) => handler.HandleAsync((TMessage)message, ct));
         });
         return services;
     }

@@ -1,5 +1,10 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Gateway.Common.Clients;
+using Gateway.Common.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -8,10 +13,29 @@ namespace Gateway.Common.Hosting;
 public static class Listeners
 {
     // gRPC over cleartext needs HTTP/2 only on its own port; REST, health and Dapr callbacks use HTTP/1.1 (and 2).
-    public static void Listen(KestrelServerOptions kestrel, string endpoint, HttpProtocols protocols)
+    // With `tls` the port speaks TLS (HTTP/2 negotiated by ALPN); with its client_ca, only clients presenting a
+    // certificate signed by that CA get through (mTLS).
+    public static void Listen(KestrelServerOptions kestrel, string endpoint, HttpProtocols protocols, ServerTlsConfig? tls = null)
     {
         var parsed = TryParse(endpoint) ?? throw new ArgumentException($"'{endpoint}' is not HOST:PORT (HOST an IP address, localhost or *).", nameof(endpoint));
-        kestrel.Listen(parsed, listen => listen.Protocols = protocols);
+        kestrel.Listen(parsed, listen =>
+        {
+            listen.Protocols = protocols;
+            if (tls is null)
+            {
+                return;
+            }
+            listen.UseHttps(https =>
+            {
+                https.ServerCertificate = X509Certificate2.CreateFromPemFile(tls.Cert, tls.Key);
+                if (tls.ClientCa is { } clientCa)
+                {
+                    var ca = X509CertificateLoader.LoadCertificateFromFile(clientCa);
+                    https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                    https.ClientCertificateValidation = (certificate, _, errors) => TlsTrust.ChainsTo(certificate, ca, errors & ~SslPolicyErrors.RemoteCertificateChainErrors, X509RevocationMode.NoCheck);
+                }
+            });
+        });
     }
 
     // `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`, `*:8080` or `0.0.0.0:8080`; null for anything else.

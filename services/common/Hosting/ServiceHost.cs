@@ -1,3 +1,4 @@
+using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Events;
 using Microsoft.AspNetCore.Builder;
@@ -18,22 +19,28 @@ public static class ServiceHost
         builder.AddGatewayDefaults(serviceName, config, path);
         var grpc = Argument(args, "--grpc") ?? config.Server.Grpc;
         var http = Argument(args, "--http") ?? config.Server.Http;
+        var tls = config.Server.Tls;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            Listeners.Listen(kestrel, grpc, HttpProtocols.Http2);
+            Listeners.Listen(kestrel, grpc, HttpProtocols.Http2, tls);
             Listeners.Listen(kestrel, http, HttpProtocols.Http1);
         });
         builder.Services.AddEventBus(config);
-        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(new ServiceIdentity(serviceName));
+        builder.Services.AddHostedService<ConfigChangeAnnouncer>();
+        builder.Services.AddEventHandler<ConfigChangedHandler, Contracts.Events.V1.ConfigChangedEvent>();
+        builder.Services.AddGrpc(options => options.Interceptors.Add<CallContextServerInterceptor>());
+        builder.Services.AddGrpcHealthChecks();
         return builder;
     }
 
     public static IServiceCollection AddEventBus(this IServiceCollection services, GatewayConfig config)
     {
-        if (config.Services.Pubsub is { Length: > 0 } pubsub)
+        services.AddSingleton<EventDeduplicator>();
+        if (config.Services.Pubsub is { Length: > 0 })
         {
             services.AddSingleton(_ => new Dapr.Client.DaprClientBuilder().Build());
-            services.AddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<Dapr.Client.DaprClient>(), pubsub));
+            services.AddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<Dapr.Client.DaprClient>(), config.Services));
             return services;
         }
         services.AddSingleton<InProcessEventBus>();

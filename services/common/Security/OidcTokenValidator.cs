@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Json;
 using Gateway.Common.Configuration;
@@ -10,33 +11,55 @@ namespace Gateway.Common.Security;
 
 // Validates OIDC bearer tokens (JWTs) against the issuer's JSON Web Key Set: signature with an allow-listed
 // asymmetric algorithm (so `alg: none` and HMAC tricks fail), issuer, audience, expiry and not-before with a
-// small skew. The key set is fetched from the configured URL, cached, and re-fetched when a token names an
-// unknown `kid` (key rotation), at most once per minute. Roles come from a configurable claim.
-public sealed partial class OidcTokenValidator(ConfigMonitor config, HttpClient http, TimeProvider time, ILogger<OidcTokenValidator> logger)
+// small skew. Each key set is fetched from its configured URL, cached, and re-fetched when a token names an
+// unknown `kid` (key rotation), at most once per minute. Claims map onto the gateway's principal.
+// A singleton: the key caches must outlive a request.
+public sealed partial class OidcTokenValidator(ConfigMonitor config, IHttpClientFactory httpFactory, TimeProvider time, ILogger<OidcTokenValidator> logger)
 {
+    public const string HttpClientName = "oidc-jwks";
+
     private static readonly TimeSpan MinimumRefetchInterval = TimeSpan.FromMinutes(1);
 
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
     private readonly SemaphoreSlim _fetch = new(1, 1);
-    private volatile KeyCache? _keys;
+    private readonly ConcurrentDictionary<string, KeyCache> _keys = new(StringComparer.Ordinal);
 
-    private sealed record KeyCache(string Url, IReadOnlyList<SecurityKey> Keys, DateTimeOffset FetchedAt);
+    private sealed record KeyCache(IReadOnlyList<SecurityKey> Keys, DateTimeOffset FetchedAt);
 
+    // /mcp accepts tokens of mcp.oidc.
     public bool Enabled => config.Current.Mcp.Oidc is not null;
 
-    // Null when the token is not valid for any reason; the reason is logged, never returned to the caller.
-    public async Task<Principal?> ValidateAsync(string token, CancellationToken cancellationToken)
+    // The LLM routes accept tokens of the auth.oidc issuers.
+    public bool ApiEnabled => config.Current.Auth.Oidc.Count > 0;
+
+    public Task<Principal?> ValidateAsync(string token, CancellationToken cancellationToken)
+        => config.Current.Mcp.Oidc is { } oidc ? ValidateAsync(token, oidc, cancellationToken) : Task.FromResult<Principal?>(null);
+
+    // A token for the LLM routes: its (not yet trusted) `iss` picks the auth.oidc entry that validates it.
+    public Task<Principal?> ValidateApiTokenAsync(string token, CancellationToken cancellationToken)
     {
-        if (config.Current.Mcp.Oidc is not { } oidc || token.Length is 0 or > 16 * 1024)
+        var issuers = config.Current.Auth.Oidc;
+        if (issuers.Count == 0 || Read(token) is not { } jwt)
         {
-            return null;
+            return Task.FromResult<Principal?>(null);
         }
-        JsonWebToken jwt;
-        try
+        var issuer = jwt.TryGetPayloadValue<string>("iss", out var iss) ? iss : null;
+        foreach (var oidc in issuers)
         {
-            jwt = _handler.ReadJsonWebToken(token);
+            if (string.Equals(oidc.Issuer, issuer, StringComparison.Ordinal))
+            {
+                return ValidateAsync(token, oidc, cancellationToken);
+            }
         }
-        catch (ArgumentException)
+        Rejected(logger, "unknown issuer");
+        return Task.FromResult<Principal?>(null);
+    }
+
+    // Null when the token is not valid for any reason; the reason is logged, never returned to the caller.
+    // Throws OidcUnavailableException when the key set cannot be fetched (infrastructure, not a bad token).
+    public async Task<Principal?> ValidateAsync(string token, OidcConfig oidc, CancellationToken cancellationToken)
+    {
+        if (Read(token) is not { } jwt)
         {
             return null;
         }
@@ -77,60 +100,98 @@ public sealed partial class OidcTokenValidator(ConfigMonitor config, HttpClient 
         return ToPrincipal(result.ClaimsIdentity, oidc);
     }
 
+    private JsonWebToken? Read(string token)
+    {
+        if (token.Length is 0 or > 16 * 1024)
+        {
+            return null;
+        }
+        try
+        {
+            return _handler.ReadJsonWebToken(token);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
     private bool LifetimeValid(DateTime? notBefore, DateTime? expires, TimeSpan skew)
     {
         var now = time.GetUtcNow().UtcDateTime;
         return expires is { } exp && now <= exp.ToUniversalTime() + skew && (notBefore is not { } nbf || now >= nbf.ToUniversalTime() - skew);
     }
 
-    private static Principal ToPrincipal(ClaimsIdentity identity, OidcConfig oidc)
+    internal static Principal ToPrincipal(ClaimsIdentity identity, OidcConfig oidc)
     {
-        var user = identity.FindFirst(oidc.UserClaim)?.Value ?? identity.FindFirst("sub")?.Value ?? "";
+        var user = Claim(identity, oidc.UserClaim) ?? Claim(identity, "sub") ?? "";
         var principal = new Principal
         {
-            KeyName = "oidc:" + user,
+            KeyName = oidc.Name.Length > 0 ? $"oidc:{oidc.Name}:{user}" : "oidc:" + user,
             User = user,
-            Team = identity.FindFirst(oidc.TeamClaim)?.Value ?? "",
+            Team = Claim(identity, oidc.TeamClaim) ?? TeamFromGroups(identity, oidc) ?? oidc.Defaults.Team ?? "",
+            Project = Claim(identity, oidc.ProjectClaim) ?? oidc.Defaults.Project ?? "",
+            Environment = Claim(identity, oidc.EnvironmentClaim) ?? oidc.Defaults.Environment ?? "",
         };
-        foreach (var claim in identity.FindAll(oidc.RolesClaim))
+        foreach (var role in Values(identity, oidc.RolesClaim))
         {
-            // A JSON array claim arrives as one claim per element; a space-separated string is split.
-            foreach (var role in claim.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            principal.Roles.Add(role);
+        }
+        principal.AllowedModels.AddRange(oidc.Models);
+        return principal;
+    }
+
+    private static string? Claim(ClaimsIdentity identity, string type)
+        => identity.FindFirst(type)?.Value is { Length: > 0 } value ? value : null;
+
+    // A JSON array claim arrives as one claim per element; a space-separated string is split.
+    private static IEnumerable<string> Values(ClaimsIdentity identity, string type)
+        => identity.FindAll(type).SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    private static string? TeamFromGroups(ClaimsIdentity identity, OidcConfig oidc)
+    {
+        if (oidc.Teams.Count == 0)
+        {
+            return null;
+        }
+        var groups = identity.FindAll(oidc.GroupsClaim).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
+        foreach (var (group, team) in oidc.Teams)
+        {
+            if (groups.Contains(group))
             {
-                principal.Roles.Add(role);
+                return team;
             }
         }
-        return principal;
+        return null;
     }
 
     private async Task<IReadOnlyList<SecurityKey>> KeysAsync(OidcConfig oidc, string? kid, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var cache = _keys;
-        if (IsUsable(cache, oidc, kid, now))
+        if (Usable(oidc, kid, now) is { } cached)
         {
-            return cache!.Keys;
+            return cached.Keys;
         }
         await _fetch.WaitAsync(cancellationToken);
         try
         {
-            cache = _keys;
-            if (IsUsable(cache, oidc, kid, now))
+            if (Usable(oidc, kid, now) is { } fresh)
             {
-                return cache!.Keys;
+                return fresh.Keys;
             }
-            // An unknown kid re-fetches, but not more than once a minute (a flood of bogus kids must not
-            // become a flood of requests to the identity provider).
-            if (cache is not null && cache.Url == oidc.JwksUrl && now - cache.FetchedAt < MinimumRefetchInterval)
+            // An unknown kid re-fetches once, but not more than once a minute (a flood of bogus kids must not
+            // become a flood of requests to the identity provider); a kid still unknown then is a 401.
+            if (_keys.TryGetValue(oidc.JwksUrl, out var recent) && now - recent.FetchedAt < MinimumRefetchInterval)
             {
-                return cache.Keys;
+                return recent.Keys;
             }
+            using var http = httpFactory.CreateClient(HttpClientName);
             using var response = await http.GetAsync(oidc.JwksUrl, cancellationToken);
             response.EnsureSuccessStatusCode();
             var json = await response.Content.ReadAsStringAsync(cancellationToken);
             var set = new JsonWebKeySet(json) { SkipUnresolvedJsonWebKeys = true };
             var keys = set.GetSigningKeys().ToArray();
-            _keys = new KeyCache(oidc.JwksUrl, keys, now);
+            _keys[oidc.JwksUrl] = new KeyCache(keys, now);
             return keys;
         }
         finally
@@ -139,10 +200,12 @@ public sealed partial class OidcTokenValidator(ConfigMonitor config, HttpClient 
         }
     }
 
-    private static bool IsUsable(KeyCache? cache, OidcConfig oidc, string? kid, DateTimeOffset now)
-        => cache is not null && cache.Url == oidc.JwksUrl
+    private KeyCache? Usable(OidcConfig oidc, string? kid, DateTimeOffset now)
+        => _keys.TryGetValue(oidc.JwksUrl, out var cache)
             && now - cache.FetchedAt < TimeSpan.FromSeconds(oidc.JwksCacheSeconds)
-            && (string.IsNullOrEmpty(kid) || cache.Keys.Any(k => k.KeyId == kid));
+            && (string.IsNullOrEmpty(kid) || cache.Keys.Any(k => k.KeyId == kid))
+            ? cache
+            : null;
 
     [LoggerMessage(40, LogLevel.Information, "OIDC token rejected: {Reason}")]
     private static partial void Rejected(ILogger logger, string reason);

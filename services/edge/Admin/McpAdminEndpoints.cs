@@ -5,6 +5,7 @@ using Gateway.Common.Configuration;
 using Gateway.Mcp.Audit;
 using Gateway.Mcp.Catalog;
 using Gateway.Mcp.Upstreams;
+using Gateway.Traces.Storage;
 
 namespace Gateway.Edge.Admin;
 
@@ -18,6 +19,16 @@ public static class McpAdminEndpoints
         group.MapGet("/servers", (UpstreamRegistry upstreams, ToolCatalog catalog) => Results.Json(
             new McpServerList([.. upstreams.Servers.Select(s => Describe(s, catalog))]), McpAdminJson.Default.McpServerList));
         group.MapPost("/servers", RegisterAsync);
+        group.MapDelete("/servers/{name}", async (string name, UpstreamRegistry upstreams, CancellationToken cancellationToken) =>
+        {
+            if (upstreams.Find(name) is null)
+            {
+                return NotFound(name);
+            }
+            return await upstreams.UnregisterAsync(name, cancellationToken)
+                ? Results.NoContent()
+                : Results.Json(new McpAdminError($"MCP server '{name}' comes from the configuration file; remove it there."), McpAdminJson.Default.McpAdminError, statusCode: 409);
+        });
         group.MapPost("/servers/{name}/refresh", async (string name, UpstreamRegistry upstreams, ToolCatalog catalog, CancellationToken cancellationToken) =>
         {
             if (upstreams.Find(name) is not { } server)
@@ -39,10 +50,10 @@ public static class McpAdminEndpoints
                 : Results.Json(Describe(server, catalog), McpAdminJson.Default.McpServerView);
         });
         group.MapGet("/audit", async (string? principal, string? server, string? tool, string? outcome, DateTimeOffset? since, DateTimeOffset? until, int? limit,
-            McpAuditStore audit, CancellationToken cancellationToken) =>
+            IMcpAuditStore audit, CancellationToken cancellationToken) =>
         {
-            var rows = await audit.QueryAsync(new McpAuditQuery(principal, server, tool, outcome, since, until, limit ?? 100), cancellationToken);
-            return Results.Json(new McpAuditPage([.. rows]), McpAdminJson.Default.McpAuditPage);
+            var rows = await audit.QueryAuditAsync(new McpAuditFilter { Principal = principal, Server = server, Tool = tool, Outcome = outcome, Since = since, Until = until, Limit = limit ?? 100 }, cancellationToken);
+            return Results.Json(new McpAuditPage([.. rows.Select(McpAuditSink.FromEvent)]), McpAdminJson.Default.McpAuditPage);
         });
         return endpoints;
     }

@@ -13,7 +13,8 @@ public static class ChatStreaming
         ErrorShape shape,
         Action<SseWriter, ChatChunk> writeChunk,
         Action<SseWriter> complete,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action<SseWriter, GatewayException>? writeError = null)
     {
         await using var enumerator = chunks.GetAsyncEnumerator(cancellationToken);
         // Wait for the first chunk before sending headers: until then, a failure is an ordinary error
@@ -40,7 +41,14 @@ public static class ChatStreaming
         {
             // Headers are gone: report in-band, then cut the response off so no client mistakes this for a
             // complete answer (see ResponseAbortedException for why this is not HttpContext.Abort()).
-            sse.Write(shape == ErrorShape.Anthropic ? "error" : null, w => ErrorWriter.Write(w, e, shape, ErrorWriter.RequestId(context)));
+            if (writeError is not null)
+            {
+                writeError(sse, e);
+            }
+            else
+            {
+                sse.Write(shape == ErrorShape.Anthropic ? "error" : null, w => ErrorWriter.Write(w, e, shape, ErrorWriter.RequestId(context)));
+            }
             await sse.FlushAsync(CancellationToken.None);
             throw new ResponseAbortedException(ErrorWriter.RequestId(context), e);
         }

@@ -1,3 +1,5 @@
+using Gateway.Common.Clients;
+using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
 
 namespace Gateway.Edge.Http;
@@ -5,12 +7,15 @@ namespace Gateway.Edge.Http;
 // First and last step of the edge. It names the request (x-request-id on the response, request_id on every
 // log line), and as the last line of defence turns an unexpected exception into a 500 in the route's own
 // error shape with the request id, never a bare connection reset or an HTML page. Details go to the log only.
-public sealed class EdgeExceptionMiddleware(RequestDelegate next, ILogger<EdgeExceptionMiddleware> logger)
+public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider time, ConfigMonitor config, ILogger<EdgeExceptionMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
         // Every response carries x-request-id, and every log line written while serving it carries request_id.
-        using var scope = Serilog.Context.LogContext.PushProperty("request_id", GatewayHeaders.AssignRequestId(context));
+        var requestId = GatewayHeaders.AssignRequestId(context);
+        using var scope = Serilog.Context.LogContext.PushProperty("request_id", requestId);
+        // The request's time budget starts now; calls to services in other processes get what is left of it.
+        CallContext.Enter(requestId, null, time, config);
         try
         {
             await next(context);

@@ -16,28 +16,66 @@ public static partial class ThreatDetector
     public static readonly IReadOnlyList<string> Categories = ["violence", "self_harm", "hate", "sexual_minors", "weapons"];
 
     private static readonly SearchValues<char> ZeroWidth = SearchValues.Create("\u200B\u2060\u2061\u2062\u2063\u2064\uFEFF");
+    private static readonly SearchValues<char> Base64Chars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
     private static readonly SearchValues<char> BidiOverride = SearchValues.Create("\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069");
+
+    // Every alternative of InjectionPattern contains one of these words, and every moderation pattern one of
+    // the second list: text with none of them cannot match, and a vectorised multi-word search says so several
+    // times faster than the patterns can. Keep them in step with the patterns below.
+    private static readonly SearchValues<string> InjectionWords = SearchValues.Create(
+        ["ignor", "disregard", "forget", "override", "bypass", "skip", "prompt", "instruction", "message", "dan", "mode",
+         "unrestricted", "unfiltered", "uncensored", "jailbroken", "anything", "pretend", "evil", "ethical", "moral",
+         "im_start", "inst]"],
+        StringComparison.OrdinalIgnoreCase);
+
+    private static readonly SearchValues<string> ModerationWords = SearchValues.Create(
+        ["kill", "murder", "poison", "strangl", "hurt", "shoot", "stab", "suicid", "life", "harm", "myself", "want", "pills",
+         "umbringen", "quitarme", "cleansing", "subhuman", "vermin", "animals", "disease", "gas", "race", "sexual", "nude",
+         "naked", "porn", "erotic", "explicit", "bomb", "explosive", "nerve", "bioweapon", "ghost", "silencer", "napalm",
+         "molotov", "sarin", "vx", "ricin", "anthrax"],
+        StringComparison.OrdinalIgnoreCase);
+
+    // Letters that the patterns' case-insensitive matching folds onto ASCII (Kelvin sign, long s) but an
+    // ordinal comparison does not: where they appear, the word shortcut is not taken.
+    private static readonly SearchValues<char> CaseFoldingOutliers = SearchValues.Create("\u212A\u017F");
+
+    private static bool MayMatch(ReadOnlySpan<char> text, SearchValues<string> words)
+        => text.IndexOfAny(words) >= 0 || text.IndexOfAny(CaseFoldingOutliers) >= 0;
 
     public static int Injections(ReadOnlySpan<char> text)
     {
         var count = 0;
-        foreach (var m in InjectionPattern().EnumerateMatches(text))
+        if (MayMatch(text, InjectionWords))
         {
-            count++;
+            foreach (var m in InjectionPattern().EnumerateMatches(text))
+            {
+                count++;
+            }
         }
         if (HasInvisibleUnicode(text))
         {
             count++;
         }
-        if (text.Length >= 40)
+        // Base64 runs of 40 or more characters (plus up to two '=' of padding), found by skipping from run to
+        // run with vectorised searches; a pattern would try a match at every letter of ordinary prose.
+        var rest = text;
+        while (rest.Length >= 40 && rest.IndexOfAny(Base64Chars) is var start and >= 0)
         {
-            foreach (var m in Base64Run().EnumerateMatches(text))
+            rest = rest[start..];
+            var length = rest.IndexOfAnyExcept(Base64Chars) is var end and >= 0 ? end : rest.Length;
+            if (length >= 40)
             {
-                if (EncodedInjection(text.Slice(m.Index, m.Length)))
+                var padded = length;
+                while (padded < rest.Length && padded - length < 2 && rest[padded] == '=')
+                {
+                    padded++;
+                }
+                if (EncodedInjection(rest[..padded]))
                 {
                     count++;
                 }
             }
+            rest = rest[length..];
         }
         return count;
     }
@@ -99,6 +137,10 @@ public static partial class ThreatDetector
 
     public static void Moderation(ReadOnlySpan<char> text, Span<int> counts)
     {
+        if (!MayMatch(text, ModerationWords))
+        {
+            return;
+        }
         foreach (var _ in Violence().EnumerateMatches(text)) counts[0]++;
         foreach (var _ in SelfHarm().EnumerateMatches(text)) counts[1]++;
         foreach (var _ in Hate().EnumerateMatches(text)) counts[2]++;
@@ -126,9 +168,6 @@ public static partial class ThreatDetector
         |\bignora\s+(?:tutte\s+)?le\s+istruzioni\s+(?:precedenti|sopra)
         """, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
     private static partial Regex InjectionPattern();
-
-    [GeneratedRegex(@"[A-Za-z0-9+/]{40,}={0,2}", RegexOptions.CultureInvariant)]
-    private static partial Regex Base64Run();
 
     [GeneratedRegex(@"\b(?:how\s+(?:to|do\s+i|can\s+i)\s+(?:kill|murder|poison|strangle|hurt)\s+(?:a\s+|my\s+|someone|somebody|people|him|her)|i\s+(?:will|am\s+going\s+to|want\s+to)\s+(?:kill|murder|shoot|stab)\s+(?:you|him|her|them|everyone|my)|mass\s+shooting\s+plan)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Violence();

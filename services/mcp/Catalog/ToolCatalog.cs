@@ -25,7 +25,7 @@ public sealed record CatalogTool(
 
 // The aggregated catalogue of every upstream's tools, prompts and resources, with names namespaced
 // `server__tool` (valid under ^[a-zA-Z0-9_-]{1,64}$), each definition scanned and fingerprinted.
-public sealed partial class ToolCatalog(ConfigMonitor config, McpAuditStore store, ILogger<ToolCatalog> logger)
+public sealed partial class ToolCatalog(ConfigMonitor config, McpStateStore store, ILogger<ToolCatalog> logger)
 {
     public const string Separator = "__";
 

@@ -80,6 +80,8 @@ public static class McpHttpEndpoints
             new(McpClaims.Key, principal.KeyName),
             new(McpClaims.User, principal.User),
             new(McpClaims.Team, principal.Team),
+            new(McpClaims.Project, principal.Project),
+            new(McpClaims.Environment, principal.Environment),
         };
         claims.AddRange(principal.Roles.Select(r => new Claim(ClaimTypes.Role, r)));
         return new ClaimsPrincipal(new ClaimsIdentity(claims, "gateway"));

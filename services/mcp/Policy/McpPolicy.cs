@@ -12,14 +12,17 @@ public sealed class McpPolicy(ConfigMonitor config, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _calls = new(StringComparer.Ordinal);
 
-    public bool IsAllowed(Principal principal, CatalogTool tool)
+    public bool IsAllowed(Principal principal, CatalogTool tool) => IsAllowed(principal, tool.ExposedName, tool.Capability);
+
+    // Prompts and resources are granted like tools, by their `server__name` and as the `read` class.
+    public bool IsAllowed(Principal principal, string name, string capability)
     {
         foreach (var rule in config.Current.Mcp.Rules)
         {
             if (Applies(rule.Roles, rule.Teams, principal)
-                && rule.Allow.Any(p => Glob.Matches(p, tool.ExposedName))
-                && !rule.Deny.Any(p => Glob.Matches(p, tool.ExposedName))
-                && (rule.Capabilities.Count == 0 || rule.Capabilities.Contains(tool.Capability, StringComparer.Ordinal)))
+                && rule.Allow.Any(p => Glob.Matches(p, name))
+                && !rule.Deny.Any(p => Glob.Matches(p, name))
+                && (rule.Capabilities.Count == 0 || rule.Capabilities.Contains(capability, StringComparer.Ordinal)))
             {
                 return true;
             }

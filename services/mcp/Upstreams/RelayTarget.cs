@@ -28,6 +28,9 @@ public sealed class RelayTarget
 
     public ProgressToken? ProgressToken { get; }
 
+    // The downstream session the call came from.
+    public string? SessionId => _downstream.SessionId;
+
     public string? UpstreamToken { get; set; }
 
     public void Enqueue(object notification) => _queue.Writer.TryWrite(notification);

@@ -12,6 +12,12 @@ public enum UpstreamState { Starting, Healthy, Restarting, Stopped }
 // One registered MCP server: the gateway's client session to it, supervised. A stdio server is launched by
 // the gateway and relaunched with exponential backoff when it exits; a Streamable HTTP server is reconnected
 // the same way. Discovery runs on connect, on list_changed notifications and periodically.
+//
+// Server-to-client requests (sampling, elicitation) and logging carry no link to the call that caused them.
+// So a Streamable HTTP server gets one upstream session per downstream session (opened on its first call,
+// closed with it): whatever arrives on it belongs to that session. A stdio server has one process and one
+// session; there such a request goes to the session with calls in flight, and is refused (logging dropped)
+// when calls of several sessions are in flight, rather than risk handing it to the wrong one.
 public sealed class UpstreamConnection : IAsyncDisposable
 {
     private static readonly TimeSpan MaximumBackoff = TimeSpan.FromSeconds(30);
@@ -23,6 +29,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _discovery = new(1, 1);
     private readonly ConcurrentDictionary<long, RelayTarget> _inFlight = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<SessionChannel>>> _sessions = new(StringComparer.Ordinal);
     private long _callIds;
     private int _disposed;
     private Task? _run;
@@ -64,6 +71,8 @@ public sealed class UpstreamConnection : IAsyncDisposable
 
     public IReadOnlyList<Resource> Resources { get; private set; } = [];
 
+    public IReadOnlyList<ResourceTemplate> ResourceTemplates { get; private set; } = [];
+
     public string? ServerName => Client?.ServerInfo?.Name;
 
     public string? ServerVersion => Client?.ServerInfo?.Version;
@@ -82,7 +91,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
             McpClient? client = null;
             try
             {
-                client = await ConnectAsync(stopping);
+                client = await ConnectAsync(_inFlight, discovery: true, stopping);
                 Client = client;
                 ConnectedAt = _time.GetUtcNow();
                 await RefreshAsync(stopping);
@@ -143,7 +152,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
         State = UpstreamState.Stopped;
     }
 
-    private async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
+    private async Task<McpClient> ConnectAsync(ConcurrentDictionary<long, RelayTarget> inFlight, bool discovery, CancellationToken cancellationToken)
     {
         IClientTransport transport = Config.Transport == "stdio"
             ? new StdioClientTransport(new StdioClientTransportOptions
@@ -172,17 +181,20 @@ public sealed class UpstreamConnection : IAsyncDisposable
             },
             Handlers = new McpClientHandlers
             {
-                SamplingHandler = (request, _, ct) => RelaySampleAsync(request!, ct),
-                ElicitationHandler = (request, ct) => RelayElicitAsync(request!, ct),
-                NotificationHandlers =
-                [
-                    new(NotificationMethods.ToolListChangedNotification, (_, _) => ListChanged()),
-                    new(NotificationMethods.PromptListChangedNotification, (_, _) => ListChanged()),
-                    new(NotificationMethods.ResourceListChangedNotification, (_, _) => ListChanged()),
-                ],
+                SamplingHandler = (request, _, ct) => RelaySampleAsync(inFlight, request!, ct),
+                ElicitationHandler = (request, ct) => RelayElicitAsync(inFlight, request!, ct),
+                // Per-session channels leave discovery to the shared one.
+                NotificationHandlers = discovery
+                    ?
+                    [
+                        new(NotificationMethods.ToolListChangedNotification, (_, _) => ListChanged()),
+                        new(NotificationMethods.PromptListChangedNotification, (_, _) => ListChanged()),
+                        new(NotificationMethods.ResourceListChangedNotification, (_, _) => ListChanged()),
+                    ]
+                    : [],
             },
         };
-        return await McpClient.CreateAsync(new ObservedClientTransport(transport, Observe), options, _loggers, cancellationToken);
+        return await McpClient.CreateAsync(new ObservedClientTransport(transport, message => Observe(inFlight, message)), options, _loggers, cancellationToken);
     }
 
     private ValueTask ListChanged()
@@ -212,6 +224,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
             Tools = capabilities.Tools is null ? [] : await PagesAsync(c => client.ListToolsAsync(new ListToolsRequestParams { Cursor = c }, cancellationToken), r => (r.Tools, r.NextCursor));
             Prompts = capabilities.Prompts is null ? [] : await PagesAsync(c => client.ListPromptsAsync(new ListPromptsRequestParams { Cursor = c }, cancellationToken), r => (r.Prompts, r.NextCursor));
             Resources = capabilities.Resources is null ? [] : await PagesAsync(c => client.ListResourcesAsync(new ListResourcesRequestParams { Cursor = c }, cancellationToken), r => (r.Resources, r.NextCursor));
+            ResourceTemplates = capabilities.Resources is null ? [] : await PagesAsync(c => client.ListResourceTemplatesAsync(new ListResourceTemplatesRequestParams { Cursor = c }, cancellationToken), r => (r.ResourceTemplates, r.NextCursor));
             DiscoveredAt = _time.GetUtcNow();
             await _discovered(this, cancellationToken);
         }
@@ -242,74 +255,122 @@ public sealed class UpstreamConnection : IAsyncDisposable
     // that the upstream sends meanwhile are relayed to `target`.
     public async Task<CallToolResult> CallToolAsync(string tool, IDictionary<string, JsonElement>? arguments, RelayTarget target, CancellationToken cancellationToken)
     {
-        var client = Client ?? throw new UpstreamUnavailableException($"MCP server '{Name}' is not connected (state: {State}).");
-        var id = Interlocked.Increment(ref _callIds);
+        var session = Config.Transport != "stdio" && target.SessionId is { Length: > 0 } id ? await SessionAsync(id, cancellationToken) : null;
+        var client = session?.Client ?? Connected();
+        var inFlight = session?.InFlight ?? _inFlight;
+        var call = Interlocked.Increment(ref _callIds);
         var request = new CallToolRequestParams { Name = tool, Arguments = arguments };
         if (target.ProgressToken is not null)
         {
-            target.UpstreamToken = $"gw-{Name}-{id}";
+            target.UpstreamToken = $"gw-{Name}-{call}";
             request.Meta = new System.Text.Json.Nodes.JsonObject { ["progressToken"] = target.UpstreamToken };
         }
-        _inFlight[id] = target;
+        inFlight[call] = target;
         try
         {
             return await client.CallToolAsync(request, cancellationToken);
         }
+        catch (Exception error) when (session is not null && error is IOException or HttpRequestException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The upstream session is gone (server restarted, session expired): the next call opens a new one.
+            await CloseSessionAsync(target.SessionId!);
+            throw;
+        }
         finally
         {
-            _inFlight.TryRemove(id, out _);
+            inFlight.TryRemove(call, out _);
             await target.DrainAsync();
         }
     }
 
-    private void Observe(JsonRpcMessage message)
+    // The upstream session of one downstream session (Streamable HTTP only), opened on its first call.
+    private sealed record SessionChannel(McpClient Client, ConcurrentDictionary<long, RelayTarget> InFlight);
+
+    private async Task<SessionChannel> SessionAsync(string sessionId, CancellationToken cancellationToken)
     {
-        if (message is JsonRpcNotification { Method: NotificationMethods.ProgressNotification } progress)
+        var channel = _sessions.GetOrAdd(sessionId, _ => new Lazy<Task<SessionChannel>>(async () =>
         {
-            RelayProgress(progress);
+            var inFlight = new ConcurrentDictionary<long, RelayTarget>();
+            return new SessionChannel(await ConnectAsync(inFlight, discovery: false, _stop.Token), inFlight);
+        }));
+        try
+        {
+            return await channel.Value.WaitAsync(cancellationToken);
         }
-        else if (message is JsonRpcNotification { Method: NotificationMethods.LoggingMessageNotification } log)
+        catch (Exception error) when (error is not OperationCanceledException)
         {
-            RelayLog(log);
+            _sessions.TryRemove(new KeyValuePair<string, Lazy<Task<SessionChannel>>>(sessionId, channel));
+            throw new UpstreamUnavailableException($"MCP server '{Name}' refused a new session: {error.Message}");
         }
     }
 
-    private ValueTask RelayProgress(JsonRpcNotification notification)
+    // The downstream session ended: its upstream session ends too.
+    public async Task CloseSessionAsync(string sessionId)
+    {
+        if (_sessions.TryRemove(sessionId, out var channel) && channel.IsValueCreated && channel.Value.IsCompletedSuccessfully)
+        {
+            await DisposeQuietlyAsync((await channel.Value).Client);
+        }
+    }
+
+    public async Task<GetPromptResult> GetPromptAsync(GetPromptRequestParams request, CancellationToken cancellationToken)
+        => await Connected().GetPromptAsync(request, cancellationToken);
+
+    public async Task<ReadResourceResult> ReadResourceAsync(ReadResourceRequestParams request, CancellationToken cancellationToken)
+        => await Connected().ReadResourceAsync(request, cancellationToken);
+
+    private McpClient Connected() => Client ?? throw new UpstreamUnavailableException($"MCP server '{Name}' is not connected (state: {State}).");
+
+    private static void Observe(ConcurrentDictionary<long, RelayTarget> inFlight, JsonRpcMessage message)
+    {
+        if (message is JsonRpcNotification { Method: NotificationMethods.ProgressNotification } progress)
+        {
+            RelayProgress(inFlight, progress);
+        }
+        else if (message is JsonRpcNotification { Method: NotificationMethods.LoggingMessageNotification } log)
+        {
+            RelayLog(inFlight, log);
+        }
+    }
+
+    private static void RelayProgress(ConcurrentDictionary<long, RelayTarget> inFlight, JsonRpcNotification notification)
     {
         var progress = notification.Params?.Deserialize<ProgressNotificationParams>(McpJsonUtilities.DefaultOptions);
         if (progress is null)
         {
-            return ValueTask.CompletedTask;
+            return;
         }
         var token = progress.ProgressToken.Token?.ToString();
-        foreach (var target in _inFlight.Values)
+        foreach (var target in inFlight.Values)
         {
             if (target.UpstreamToken == token)
             {
                 target.Enqueue(progress);
             }
         }
-        return ValueTask.CompletedTask;
     }
 
-    private ValueTask RelayLog(JsonRpcNotification notification)
+    private static void RelayLog(ConcurrentDictionary<long, RelayTarget> inFlight, JsonRpcNotification notification)
     {
         var log = notification.Params?.Deserialize<LoggingMessageNotificationParams>(McpJsonUtilities.DefaultOptions);
-        if (log is not null && Latest() is { } target)
+        if (log is not null && Owner(inFlight) is { } target)
         {
             target.Enqueue(log);
         }
-        return ValueTask.CompletedTask;
     }
 
-    // Server-to-client requests carry no link to the call that caused them, so they go to the newest call
-    // in flight on this upstream (exact with one call at a time per upstream, see docs/mcp.md).
-    private RelayTarget? Latest()
+    // The newest call in flight, when every call in flight belongs to one downstream session; null when there
+    // is none, or when calls of several sessions are in flight (only possible on a shared stdio session).
+    private static RelayTarget? Owner(ConcurrentDictionary<long, RelayTarget> inFlight)
     {
         var best = -1L;
         RelayTarget? found = null;
-        foreach (var (id, target) in _inFlight)
+        foreach (var (id, target) in inFlight)
         {
+            if (found is not null && target.SessionId != found.SessionId)
+            {
+                return null;
+            }
             if (id > best)
             {
                 best = id;
@@ -319,16 +380,20 @@ public sealed class UpstreamConnection : IAsyncDisposable
         return found;
     }
 
-    private async ValueTask<CreateMessageResult> RelaySampleAsync(CreateMessageRequestParams request, CancellationToken cancellationToken)
-    {
-        var target = Latest() ?? throw new McpException("Sampling is only relayed during a tool call made through the gateway.");
-        return await target.SampleAsync(request, cancellationToken);
-    }
+    private async ValueTask<CreateMessageResult> RelaySampleAsync(ConcurrentDictionary<long, RelayTarget> inFlight, CreateMessageRequestParams request, CancellationToken cancellationToken)
+        => await Requester(inFlight, "Sampling").SampleAsync(request, cancellationToken);
 
-    private async ValueTask<ElicitResult> RelayElicitAsync(ElicitRequestParams request, CancellationToken cancellationToken)
+    private async ValueTask<ElicitResult> RelayElicitAsync(ConcurrentDictionary<long, RelayTarget> inFlight, ElicitRequestParams request, CancellationToken cancellationToken)
+        => await Requester(inFlight, "Elicitation").ElicitAsync(request, cancellationToken);
+
+    private RelayTarget Requester(ConcurrentDictionary<long, RelayTarget> inFlight, string what)
     {
-        var target = Latest() ?? throw new McpException("Elicitation is only relayed during a tool call made through the gateway.");
-        return await target.ElicitAsync(request, cancellationToken);
+        if (inFlight.IsEmpty)
+        {
+            throw new McpException($"{what} is only relayed during a tool call made through the gateway.");
+        }
+        return Owner(inFlight) ?? throw new McpException(
+            $"{what} from MCP server '{Name}' cannot be attributed: calls of several clients are in flight on its one stdio session.");
     }
 
     private void FailInFlight()
@@ -371,6 +436,10 @@ public sealed class UpstreamConnection : IAsyncDisposable
         if (Client is { } client)
         {
             await DisposeQuietlyAsync(client);
+        }
+        foreach (var session in _sessions.Keys)
+        {
+            await CloseSessionAsync(session);
         }
         _stop.Dispose();
     }

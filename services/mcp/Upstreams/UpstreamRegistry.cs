@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
 using Gateway.Common.Configuration;
+using Gateway.Mcp.Audit;
 using Gateway.Mcp.Catalog;
 
 namespace Gateway.Mcp.Upstreams;
 
 // Every upstream MCP server: those in the configuration (added and removed on reload) and those registered
-// at runtime through POST /admin/v1/mcp/servers. Start-up waits a bounded time for the first discovery of
+// at runtime through POST /admin/v1/mcp/servers (kept in the MCP store, so they come back after a restart;
+// a configured server of the same name wins). Start-up waits a bounded time for the first discovery of
 // each, so the gateway is ready with a catalogue when it starts accepting agents.
-public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, ILoggerFactory loggers, TimeProvider time) : IHostedService, IAsyncDisposable
+public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, McpStateStore store, ILoggerFactory loggers, TimeProvider time) : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(15);
 
@@ -25,6 +27,14 @@ public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, 
         foreach (var (name, server) in config.Current.Mcp.Servers)
         {
             Add(name, server);
+        }
+        foreach (var (name, server) in await store.ServersAsync(cancellationToken))
+        {
+            if (!_servers.ContainsKey(name))
+            {
+                _runtime[name] = true;
+                Add(name, server);
+            }
         }
         config.Changed += OnConfigChanged;
         await WaitConnectedAsync(StartupWait, cancellationToken);
@@ -51,6 +61,7 @@ public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, 
         }
         _runtime[name] = true;
         var connection = Add(name, server);
+        await store.SaveServerAsync(name, server, time.GetUtcNow(), cancellationToken);
         try
         {
             await connection.WaitConnectedAsync(StartupWait, cancellationToken);
@@ -60,6 +71,29 @@ public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, 
             // Reported as unhealthy; it keeps retrying.
         }
         return connection;
+    }
+
+    // A downstream session ended: close the upstream sessions opened for it.
+    public async Task CloseSessionAsync(string sessionId)
+    {
+        foreach (var server in _servers.Values)
+        {
+            await server.CloseSessionAsync(sessionId);
+        }
+    }
+
+    // Removes a server registered at runtime (configured servers are removed by editing the configuration).
+    public async Task<bool> UnregisterAsync(string name, CancellationToken cancellationToken)
+    {
+        if (!_runtime.ContainsKey(name) || !_servers.TryRemove(name, out var removed))
+        {
+            return false;
+        }
+        _runtime.TryRemove(name, out _);
+        await store.DeleteServerAsync(name, cancellationToken);
+        catalog.Remove(name);
+        await removed.DisposeAsync();
+        return true;
     }
 
     private UpstreamConnection Add(string name, McpServerConfig server)

@@ -20,7 +20,7 @@ namespace Gateway.Router.Pipeline;
 // with failover -> guard output -> settle -> publish the trace. Every step is timed into the trace; every
 // refusal is a typed GatewayException that each surface maps to its own error shape.
 public sealed class InferencePipeline(
-    KeyAuthenticator keys,
+    CredentialAuthenticator credentials,
     ConfigMonitor config,
     RoutePlanner planner,
     FailoverRunner failover,
@@ -40,6 +40,7 @@ public sealed class InferencePipeline(
         try
         {
             request = await PrepareAsync(context, request, apiKey, cancellationToken);
+            CallContext.Enter(context.RequestId, context.Principal, time, config);
             reservation = await ReserveAsync(context, request, cancellationToken);
             var (response, target) = await CallWithFailoverAsync(context, request, cancellationToken);
             response = await GuardOutputAsync(context, response, cancellationToken);
@@ -80,6 +81,7 @@ public sealed class InferencePipeline(
             try
             {
                 request = await PrepareAsync(context, request, apiKey, cancellationToken);
+                CallContext.Enter(context.RequestId, context.Principal, time, config);
                 reservation = await ReserveAsync(context, request, cancellationToken);
                 (upstream, first, target) = await OpenStreamWithFailoverAsync(context, request, cancellationToken);
             }
@@ -196,12 +198,16 @@ public sealed class InferencePipeline(
         Reservation? reservation = null;
         try
         {
-            context.Principal = Authenticate(context, apiKey);
+            context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
+            CallContext.Enter(context.RequestId, context.Principal, time, config);
             context.Trace.RequestedModel = request.Model;
             EnsureModel(context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
-            config.Current.Models.TryGetValue(request.Model, out var priced);
-            var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, priced), request, priced?.Targets.FirstOrDefault()?.Model ?? request.Model);
+            var current = config.Current;
+            current.Models.TryGetValue(request.Model, out var priced);
+            var (maxCost, maxTokens) = NeedsMaxCost(current, context.Principal)
+                ? CostCalculator.MaxCost(PriceTable.For(request.Model, priced), request, priced?.Targets.FirstOrDefault()?.Model ?? request.Model)
+                : (0, 0);
             var admitted = await AdmitAsync(context, request.Model, maxCost, maxTokens, cancellationToken);
             reservation = admitted;
             var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -248,9 +254,9 @@ public sealed class InferencePipeline(
         }
     }
 
-    public Task<ListModelsResponse> ListModelsAsync(string? apiKey, CancellationToken cancellationToken)
+    public async Task<ListModelsResponse> ListModelsAsync(string? apiKey, CancellationToken cancellationToken)
     {
-        var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
+        var principal = await credentials.AuthenticateAsync(apiKey, cancellationToken);
         var response = new ListModelsResponse();
         foreach (var (name, model) in config.Current.Models)
         {
@@ -259,7 +265,7 @@ public sealed class InferencePipeline(
                 response.Models.Add(new ModelInfo { Id = name, Created = 0, OwnedBy = model.OwnedBy ?? "gateway" });
             }
         }
-        return Task.FromResult(response);
+        return response;
     }
 
     // ---- steps --------------------------------------------------------------------------------------
@@ -271,7 +277,10 @@ public sealed class InferencePipeline(
 
     private async Task<ChatRequest> PrepareAsync(RequestContext context, ChatRequest request, string? apiKey, CancellationToken cancellationToken)
     {
-        context.Principal = Authenticate(context, apiKey);
+        context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
+        // Calls to other services carry the principal from here on. An async method's changes to the ambient
+        // context end when it returns, so each caller that awaited this step enters it again.
+        CallContext.Enter(context.RequestId, context.Principal, time, config);
         context.Trace.RequestedModel = request.Model;
         foreach (var (key, value) in request.Metadata)
         {
@@ -410,19 +419,15 @@ public sealed class InferencePipeline(
         return rendered;
     }
 
-    private Principal Authenticate(RequestContext context, string? apiKey)
+    private async ValueTask<Principal> AuthenticateAsync(RequestContext context, string? apiKey, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var principal = keys.Authenticate(apiKey) ?? throw InvalidKey(apiKey);
+        var principal = await credentials.AuthenticateAsync(apiKey, cancellationToken);
         context.Trace.Principal = principal;
         context.Trace.Capture = config.Current.Traces.Capture.For(principal.KeyName, principal.Team);
         context.Trace.Latencies.AuthMs = RequestContext.Since(start);
         return principal;
     }
-
-    private static GatewayException InvalidKey(string? apiKey) => new(ErrorKind.Authentication, string.IsNullOrEmpty(apiKey)
-        ? "Missing API key. Send your gateway key as 'Authorization: Bearer <key>' (or 'x-api-key: <key>' on /v1/messages)."
-        : "Incorrect API key provided.");
 
     private void EnsureModel(Principal principal, string model)
     {
@@ -437,6 +442,31 @@ public sealed class InferencePipeline(
     }
 
     // Budget and rate-limit admission for the request's most possible cost; a refusal is a typed 429.
+    // Counting a prompt's tokens costs tens of microseconds per kilobyte; only a budget or a token rate limit
+    // that covers this caller needs the maximum cost, so everyone else is admitted without the count.
+    private static bool NeedsMaxCost(GatewayConfig current, Principal? principal)
+    {
+        if (principal is null)
+        {
+            return true;
+        }
+        foreach (var budget in current.Budgets)
+        {
+            if (budget.Scope.Covers(principal))
+            {
+                return true;
+            }
+        }
+        foreach (var limit in current.RateLimits)
+        {
+            if (limit.TokensPerMinute is not null && limit.Scope.Covers(principal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private async Task<Reservation> AdmitAsync(RequestContext context, string model, double maxCost, long maxTokens, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -470,8 +500,9 @@ public sealed class InferencePipeline(
     {
         var current = config.Current;
         current.Models.TryGetValue(request.Model, out var model);
-        var (maxCost, maxTokens) = CostCalculator.MaxCost(PriceTable.For(request.Model, model), request,
-            model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens);
+        var (maxCost, maxTokens) = NeedsMaxCost(current, context.Principal)
+            ? CostCalculator.MaxCost(PriceTable.For(request.Model, model), request, model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens)
+            : (0, 0);
         var reservation = await AdmitAsync(context, request.Model, maxCost, maxTokens, cancellationToken);
         if (reservation.DowngradeTo.Length > 0 && current.Models.ContainsKey(reservation.DowngradeTo))
         {
@@ -638,6 +669,7 @@ public sealed class InferencePipeline(
         Api.Messages => "messages",
         Api.Grpc => "grpc",
         Api.Embeddings => "embeddings",
+        Api.Responses => "responses",
         _ => "chat",
     };
 

@@ -27,20 +27,31 @@ public sealed class ProviderHttp(IHttpClientFactory httpClientFactory)
 {
     public const string ClientName = "providers";
 
+    // For the calls that obtain a provider's credentials (instance metadata, OAuth token endpoints).
+    public const string CredentialsClientName = "provider-credentials";
+
     public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public delegate GatewayException ErrorReader(int status, string body, int? retryAfterSeconds);
 
-    public static HttpContent JsonContent(Action<Utf8JsonWriter> write)
+    public static HttpContent JsonContent(Action<Utf8JsonWriter> write) => JsonContent(JsonBytes(write));
+
+    public static HttpContent JsonContent(ReadOnlyMemory<byte> json)
+    {
+        var content = new ReadOnlyMemoryContent(json);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
+    // The body as bytes, for providers that sign it (AWS SigV4 hashes the exact payload).
+    public static ReadOnlyMemory<byte> JsonBytes(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             write(writer);
         }
-        var content = new ReadOnlyMemoryContent(buffer.WrittenMemory);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        return content;
+        return buffer.WrittenMemory;
     }
 
     public async Task<UpstreamCall> SendAsync(ProviderTarget target, HttpRequestMessage request, bool streaming, ErrorReader readError, CancellationToken cancellationToken)

@@ -6,7 +6,7 @@ namespace Gateway.Router.Providers;
 public static class StreamErrors
 {
     // Turns transport failures while reading a provider's stream into typed gateway errors.
-    public static async IAsyncEnumerable<SseEvent> Guard(ProviderTarget target, IAsyncEnumerable<SseEvent> events, CancellationToken timeoutToken, [EnumeratorCancellation] CancellationToken callerToken)
+    public static async IAsyncEnumerable<T> Guard<T>(ProviderTarget target, IAsyncEnumerable<T> events, CancellationToken timeoutToken, [EnumeratorCancellation] CancellationToken callerToken)
     {
         await using var enumerator = events.GetAsyncEnumerator(callerToken);
         while (true)
@@ -21,6 +21,11 @@ public static class StreamErrors
             catch (OperationCanceledException) when (timeoutToken.IsCancellationRequested && !callerToken.IsCancellationRequested)
             {
                 throw new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not finish its stream within {target.Config.TimeoutSeconds:0.#} s.");
+            }
+            catch (InvalidDataException)
+            {
+                // A binary event stream (Bedrock) whose framing or checksums do not hold.
+                throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' sent a corrupt event stream.");
             }
             catch (Exception e) when (e is IOException or HttpRequestException)
             {

@@ -15,7 +15,7 @@ namespace Gateway.Traces.Storage;
 // The production trace store: ClickHouse through ClickHouse.Driver over HTTP. Rows go in as JSONEachRow
 // batches with a per-batch insert_deduplication_token; the schema is the versioned migrations in
 // deploy/clickhouse/, applied at start.
-public sealed partial class ClickHouseTraceStore : ITraceStore
+public sealed partial class ClickHouseTraceStore : ITraceStore, IMcpAuditStore
 {
     private readonly ClickHouseClient _client;
     private readonly string _database;
@@ -172,15 +172,23 @@ public sealed partial class ClickHouseTraceStore : ITraceStore
 
     public async Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken)
     {
-        if (batch.Count == 0)
+        var (traces, audits) = McpAuditEnvelope.Split(batch);
+        var ingestedAt = _time.GetUtcNow();
+        // Dedup tokens are per table, so both inserts of one batch carry the batch's token.
+        await InsertAsync("traces", traces, (body, trace) => TraceRow.WriteJson(body, trace, ingestedAt), batchToken, cancellationToken);
+        await InsertAsync("mcp_audit", audits, McpAuditEnvelope.WriteJson, batchToken, cancellationToken);
+    }
+
+    private async Task InsertAsync<T>(string table, List<T> rows, Action<Stream, T> write, string batchToken, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
         {
             return;
         }
-        var ingestedAt = _time.GetUtcNow();
         using var body = new MemoryStream();
-        foreach (var trace in batch)
+        foreach (var row in rows)
         {
-            TraceRow.WriteJson(body, trace, ingestedAt);
+            write(body, row);
         }
         body.Position = 0;
         var options = new QueryOptions
@@ -192,8 +200,42 @@ public sealed partial class ClickHouseTraceStore : ITraceStore
                 ["async_insert"] = 0,
             },
         };
-        using var response = await _client.InsertRawStreamAsync($"{_database}.traces", body, "JSONEachRow", null, false, options, cancellationToken);
+        using var response = await _client.InsertRawStreamAsync($"{_database}.{table}", body, "JSONEachRow", null, false, options, cancellationToken);
         response.EnsureSuccessStatusCode();
+    }
+
+    public async Task<IReadOnlyList<McpAuditEvent>> QueryAuditAsync(McpAuditFilter filter, CancellationToken cancellationToken)
+    {
+        var clauses = new List<string>();
+        var parameters = new ClickHouseParameterCollection();
+        foreach (var (column, value) in filter.Terms())
+        {
+            clauses.Add(column == "outcome" ? "toString(outcome) = {outcome:String}" : $"{column} = {{{column}:String}}");
+            parameters.Add(new ClickHouseDbParameter { ParameterName = column, Value = value });
+        }
+        if (filter.Since is { } since)
+        {
+            clauses.Add("time >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
+            parameters.Add(new ClickHouseDbParameter { ParameterName = "since", Value = since.ToUnixTimeMilliseconds() });
+        }
+        if (filter.Until is { } until)
+        {
+            clauses.Add("time < fromUnixTimestamp64Milli({until:Int64}, 'UTC')");
+            parameters.Add(new ClickHouseDbParameter { ParameterName = "until", Value = until.ToUnixTimeMilliseconds() });
+        }
+        var where = clauses.Count == 0 ? "" : "WHERE " + string.Join(" AND ", clauses);
+        using var reader = await _client.ExecuteReaderAsync(
+            $"SELECT event FROM {_database}.mcp_audit FINAL {where} ORDER BY time DESC, id DESC LIMIT {filter.EffectiveLimit.ToString(CultureInfo.InvariantCulture)}",
+            parameters, null, cancellationToken);
+        var rows = new List<McpAuditEvent>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (reader.GetString(0) is { Length: > 0 } encoded)
+            {
+                rows.Add(McpAuditEnvelope.Parse(encoded));
+            }
+        }
+        return rows;
     }
 
     // ---- reads --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ namespace Gateway.Traces.Storage;
 
 // The embedded trace store: one row per request id (a replayed event replaces, never duplicates), the
 // whole event kept as protobuf next to the columns that queries filter and aggregate on.
-public sealed class SqliteTraceStore : ITraceStore
+public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
 {
     private const int SchemaVersion = 3;
 
@@ -59,6 +59,7 @@ public sealed class SqliteTraceStore : ITraceStore
                 created_at INTEGER NOT NULL
             );
             """);
+        MigrateAudit(connection);
         using var version = connection.CreateCommand();
         version.CommandText = "PRAGMA user_version";
         if (Convert.ToInt32(version.ExecuteScalar(), CultureInfo.InvariantCulture) >= SchemaVersion)
@@ -98,10 +99,49 @@ public sealed class SqliteTraceStore : ITraceStore
         transaction.Commit();
     }
 
-    private static bool HasColumn(SqliteConnection connection, string name)
+    // The MCP audit table; an mcp_audit of the layout the MCP service once wrote here itself is kept aside.
+    private static void MigrateAudit(SqliteConnection connection)
+    {
+        if (HasColumn(connection, "principal", "mcp_audit") && !HasColumn(connection, "event", "mcp_audit"))
+        {
+            Execute(connection, "ALTER TABLE mcp_audit RENAME TO mcp_audit_legacy");
+        }
+        Execute(connection, """
+            CREATE TABLE IF NOT EXISTS mcp_audit (
+                id TEXT PRIMARY KEY,
+                time INTEGER NOT NULL,
+                session TEXT NOT NULL,
+                principal TEXT NOT NULL,
+                user TEXT NOT NULL,
+                team TEXT NOT NULL,
+                roles TEXT NOT NULL,
+                client_name TEXT NOT NULL,
+                client_version TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                server TEXT NOT NULL,
+                tool TEXT NOT NULL,
+                arguments TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                latency_ms REAL NOT NULL,
+                result_bytes INTEGER NOT NULL,
+                justification TEXT NOT NULL,
+                tool_call_id TEXT NOT NULL,
+                trace_id TEXT NOT NULL,
+                guard_policy TEXT NOT NULL,
+                guard_action TEXT NOT NULL,
+                guard_findings TEXT NOT NULL,
+                event BLOB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS mcp_audit_time ON mcp_audit (time);
+            CREATE INDEX IF NOT EXISTS mcp_audit_principal ON mcp_audit (principal, time);
+            """);
+    }
+
+    private static bool HasColumn(SqliteConnection connection, string name, string table = "traces")
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM pragma_table_info('traces') WHERE name = $name";
+        command.CommandText = $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = $name";
         command.Parameters.AddWithValue("$name", name);
         return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
@@ -134,9 +174,33 @@ public sealed class SqliteTraceStore : ITraceStore
         {
             await using var connection = Connect();
             await using var transaction = connection.BeginTransaction();
-            foreach (var trace in batch)
+            var (traces, audits) = McpAuditEnvelope.Split(batch);
+            foreach (var trace in traces)
             {
                 await using var command = Upsert(connection, trace);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            foreach (var audit in audits)
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = """
+                    INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
+                        $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
+                        $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
+                    """;
+                foreach (var (name, value) in new (string, object)[]
+                {
+                    ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
+                    ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
+                    ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
+                    ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
+                    ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
+                    ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
+                    ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
+                })
+                {
+                    command.Parameters.AddWithValue("$" + name, value);
+                }
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
             await transaction.CommitAsync(cancellationToken);
@@ -186,6 +250,37 @@ public sealed class SqliteTraceStore : ITraceStore
         command.Parameters.AddWithValue("$experiment", trace.Experiment);
         command.Parameters.AddWithValue("$arm", trace.ExperimentArm);
         return command;
+    }
+
+    public async Task<IReadOnlyList<McpAuditEvent>> QueryAuditAsync(McpAuditFilter filter, CancellationToken cancellationToken)
+    {
+        await using var connection = Connect();
+        await using var command = connection.CreateCommand();
+        var where = new List<string>();
+        foreach (var (column, value) in filter.Terms())
+        {
+            where.Add($"{column} = ${column}");
+            command.Parameters.AddWithValue("$" + column, value);
+        }
+        if (filter.Since is { } since)
+        {
+            where.Add("time >= $since");
+            command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        }
+        if (filter.Until is { } until)
+        {
+            where.Add("time < $until");
+            command.Parameters.AddWithValue("$until", until.ToUnixTimeMilliseconds());
+        }
+        command.CommandText = $"SELECT event FROM mcp_audit {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY time DESC, rowid DESC LIMIT $limit";
+        command.Parameters.AddWithValue("$limit", filter.EffectiveLimit);
+        var rows = new List<McpAuditEvent>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(McpAuditEvent.Parser.ParseFrom((byte[])reader[0]));
+        }
+        return rows;
     }
 
     public async Task<TraceEvent?> GetAsync(string requestId, CancellationToken cancellationToken)

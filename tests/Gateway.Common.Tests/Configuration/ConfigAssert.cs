@@ -19,6 +19,17 @@ internal static class ConfigAssert
             targets: [{ provider: openai, model: gpt-4o }]
         """;
 
+    // The checkout's root, for tests that check the documentation's examples.
+    public static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Gateway.sln")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("Gateway.sln not found above the test binaries.");
+    }
+
     public static IReadOnlyList<ConfigError> ErrorsOf(string yaml, Func<string, string?>? environment = null)
         => Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, environment ?? NoEnvironment)).Errors;
 

@@ -86,16 +86,6 @@ public sealed class RoutingConfigTests
         Assert.Equal("lowest_latency", fastest.Routing.Policies["fastest"].Strategy);
     }
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Gateway.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("Gateway.sln not found above the test binaries.");
-    }
-
     [Fact]
     public void Parse_NoRouting_DefaultsFailOverOnUpstreamFaultsOnly()
     {

@@ -75,12 +75,12 @@ public sealed class ValidationErrorTests
     [Fact]
     public void Parse_ProviderWithoutKind_ListsTheKinds()
         => Single("providers:\n  openai: { base_url: https://api.openai.com/v1 }\n", "providers.openai.kind",
-            "missing; set one of: openai, azure-openai, anthropic, gemini");
+            "missing; set one of: openai, azure-openai, anthropic, gemini, bedrock, vertex");
 
     [Fact]
     public void Parse_UnknownProviderKind_ListsTheKindsAndTheOpenAiCompatibleHint()
         => Single("providers:\n  vllm: { kind: vllm, base_url: http://vllm:8000/v1 }\n", "providers.vllm.kind",
-            "unknown provider kind 'vllm'; use one of: openai, azure-openai, anthropic, gemini", "vLLM, Ollama, TGI, LM Studio, Groq and Mistral use openai");
+            "unknown provider kind 'vllm'; use one of: openai, azure-openai, anthropic, gemini, bedrock, vertex", "vLLM, Ollama, TGI, LM Studio, Groq and Mistral use openai");
 
     [Fact]
     public void Parse_ProviderWithoutBaseUrl_AsksForOne()
@@ -273,5 +273,35 @@ public sealed class ValidationErrorTests
 
         Assert.Equal("http://router:8081", config.Services.Router);
         Assert.Null(config.Services.Budget);
+    }
+
+    [Theory]
+    [InlineData("topics: { audit-log: x }", "services.topics.audit-log", "unknown event; name one of: ")]
+    [InlineData("topics: { traces: \"bad topic\" }", "services.topics.traces", "use a topic name made of")]
+    [InlineData("dedup_window_seconds: 0", "services.dedup_window_seconds", "use 1 to 86400 seconds")]
+    [InlineData("request_timeout_seconds: 0", "services.request_timeout_seconds", "use more than 0 and at most 3600 seconds")]
+    [InlineData("tls: { ca: /nonexistent/ca.pem }", "services.tls.ca", "no such file '/nonexistent/ca.pem'")]
+    public void Parse_BadMeshSettings_NameTheKey(string line, string path, string phrase)
+        => Single($"{ProviderAndModel}\nservices:\n  {line}\n", path, phrase);
+
+    [Fact]
+    public void Parse_ServerTlsWithoutKey_NamesBothKeys()
+    {
+        var errors = ErrorsOf($"{ProviderAndModel}\nserver:\n  tls: {{ cert: /nonexistent/tls.crt }}\n");
+
+        Assert.Equal(["server.tls.cert", "server.tls.key"], errors.Select(e => e.Path).Order(StringComparer.Ordinal));
+        Assert.Contains(errors, e => e.Message.Contains("no such file", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Message.Contains("required: the path of a PEM file", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Parse_MeshSettings_Bind()
+    {
+        var config = ConfigLoader.Parse($"{ProviderAndModel}\nservices:\n  pubsub: pubsub\n  topics: {{ traces: gateway-traces }}\n  dead_letter_topic: dead\n  request_timeout_seconds: 30\n", NoEnvironment);
+
+        Assert.Equal("gateway-traces", config.Services.TopicFor("traces"));
+        Assert.Equal("budget-usage", config.Services.TopicFor("budget-usage"));
+        Assert.Equal("dead", config.Services.DeadLetterTopic);
+        Assert.Equal(30, config.Services.RequestTimeoutSeconds);
     }
 }

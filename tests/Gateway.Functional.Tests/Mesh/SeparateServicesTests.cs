@@ -42,7 +42,7 @@ public sealed class SeparateServicesTests : IAsyncLifetime
               guard: {{guard}}
               budget: {{budget}}
               prompts: {{prompts}}
-            """, RouterHost.Build);
+            """, args => RouterHost.Build(args));
         _edge = await TestGateway.StartAsync(common + $$"""
 
             services:

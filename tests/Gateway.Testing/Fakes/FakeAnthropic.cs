@@ -42,6 +42,12 @@ public sealed class FakeAnthropic : FakeUpstream
             return;
         }
         var request = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        await AnswerAsync(context, request);
+    }
+
+    // Answers a parsed Messages request; the fake Vertex AI serves Claude through this too.
+    internal async Task AnswerAsync(HttpContext context, JsonObject request)
+    {
         var reply = Replies.TryDequeue(out var next) ? next : FakeReply.Say("Echo: " + LastUserText(request));
         foreach (var (name, value) in reply.Headers)
         {

@@ -81,7 +81,8 @@ public sealed class FakeGemini : FakeUpstream
         }
     }
 
-    private async Task GenerateAsync(HttpContext context, JsonObject request, bool stream)
+    // Answers a parsed generateContent request; the fake Vertex AI serves Gemini through this too.
+    internal async Task GenerateAsync(HttpContext context, JsonObject request, bool stream)
     {
         var reply = Replies.TryDequeue(out var next) ? next : FakeReply.Say("Echo: " + LastUserText(request));
         foreach (var (name, value) in reply.Headers)
@@ -231,7 +232,7 @@ public sealed class FakeGemini : FakeUpstream
         await context.Response.WriteAsync(new JsonObject { ["embeddings"] = embeddings }.ToJsonString(Pretty), context.RequestAborted);
     }
 
-    private static async Task WriteErrorAsync(HttpResponse response, int status, string body)
+    internal static async Task WriteErrorAsync(HttpResponse response, int status, string body)
     {
         response.StatusCode = status;
         response.ContentType = "application/json; charset=UTF-8";

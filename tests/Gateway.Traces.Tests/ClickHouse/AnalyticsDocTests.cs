@@ -43,7 +43,7 @@ public sealed partial class AnalyticsDocTests(ChdbFixture chdb)
         }
         if (sql.Contains("mcp_audit", StringComparison.Ordinal))
         {
-            // The MCP audit queries read tool calls: one allowed and one denied call from an hour ago.
+            // The MCP audit queries read tool calls: an allowed, a denied and a guard-blocked call from an hour ago.
             await store.RawAsync(McpAuditRows, TestContext.Current.CancellationToken);
         }
         var rows = await store.RawAsync(sql, TestContext.Current.CancellationToken);
@@ -52,10 +52,16 @@ public sealed partial class AnalyticsDocTests(ChdbFixture chdb)
 
     private const string McpAuditRows = """
         INSERT INTO {database}.mcp_audit (id, time, session, principal, user, team, roles, client_name, client_version,
-            endpoint, server, tool, arguments, outcome, reason, latency_ms, result_bytes, justification, tool_call_id, trace_id)
+            endpoint, server, tool, arguments, outcome, reason, latency_ms, result_bytes, justification, tool_call_id, trace_id,
+            guard_policy, guard_action, guard_findings)
         VALUES ('a1', now() - INTERVAL 1 HOUR, 's1', 'agent-1', 'alice', 'support', ['analyst'], 'claude-code', '1.0',
-                'mcp', 'everything', 'everything__echo', '{}', 'ok', '', 3.5, 42, 'user asked', 'call_1', 't1'),
+                'mcp', 'everything', 'everything__echo', '{}', 'ok', '', 3.5, 42, 'user asked', 'call_1', 't1',
+                'strict', 'redact', map('input:EMAIL', 1)),
                ('a2', now() - INTERVAL 1 HOUR, 's1', 'agent-1', 'alice', 'support', ['analyst'], 'claude-code', '1.0',
-                'mcp', 'memory', 'memory__delete_entities', '{}', 'denied', 'no rule', 0.2, 0, '', 'call_2', 't2')
+                'mcp', 'memory', 'memory__delete_entities', '{}', 'denied', 'no rule', 0.2, 0, '', 'call_2', 't2',
+                '', '', map()),
+               ('a3', now() - INTERVAL 1 HOUR, 's1', 'agent-1', 'alice', 'support', ['analyst'], 'claude-code', '1.0',
+                'mcp', 'memory', 'memory__create_entities', '', 'blocked', 'guard', 0.4, 0, '', 'call_3', 't3',
+                'strict', 'block', map('input:SECRET', 1))
         """;
 }

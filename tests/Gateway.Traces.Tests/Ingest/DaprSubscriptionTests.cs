@@ -1,6 +1,8 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Gateway.Common.Configuration;
+using Gateway.Common.Events;
+using Gateway.Common.Hosting;
 using Gateway.Contracts.Traces.V1;
 using Gateway.Traces.Ingest;
 using Gateway.Traces.Storage;
@@ -8,6 +10,7 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Gateway.Traces.Tests.Ingest;
 
@@ -28,14 +31,18 @@ public sealed class DaprSubscriptionTests : IAsyncLifetime
         {
             Storage = new StorageConfig { Traces = $"sqlite://{_directory}/traces.db" },
             Traces = new TracesConfig { FlushMilliseconds = 10 },
+            Services = new ServicesConfig { Pubsub = "pubsub" },
         };
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => new ConfigMonitor(config, null, sp.GetRequiredService<ILogger<ConfigMonitor>>()));
         builder.Services.AddGrpc();
+        builder.Services.AddEventBus(config);
         builder.Services.AddTraces(config);
         _app = builder.Build();
         _app.MapTraces();
+        _app.MapEventSubscriptions(config.Services);
         await _app.StartAsync(Ct);
         _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
     }
@@ -48,13 +55,42 @@ public sealed class DaprSubscriptionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Subscribe_ListsTheTracesTopic()
+    public async Task Subscribe_ListsTheTracesAndMcpAuditTopics()
     {
         using var doc = JsonDocument.Parse(await _http.GetStringAsync(new Uri("/dapr/subscribe", UriKind.Relative), Ct));
-        var subscription = Assert.Single(doc.RootElement.EnumerateArray());
-        Assert.Equal("pubsub", subscription.GetProperty("pubsubname").GetString());
-        Assert.Equal("traces", subscription.GetProperty("topic").GetString());
-        Assert.Equal("/events/traces", subscription.GetProperty("route").GetString());
+        var subscriptions = doc.RootElement.EnumerateArray().ToList();
+        Assert.All(subscriptions, s => Assert.Equal("pubsub", s.GetProperty("pubsubName").GetString()));
+        var routes = subscriptions.Select(s => (s.GetProperty("topic").GetString(), s.GetProperty("route").GetString()!.TrimStart('/'))).ToList();
+        Assert.Contains(("traces", "events/traces"), routes);
+        Assert.Contains(("mcp-audit", "events/mcp-audit"), routes);
+    }
+
+    [Fact]
+    public async Task CloudEvent_McpAudit_StoredInTheAuditTableOnceWhenRedelivered()
+    {
+        var audit = new McpAuditEvent
+        {
+            Id = "audit-dapr-1",
+            Time = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(TraceData.Start),
+            Principal = "agent-1",
+            Server = "everything",
+            Tool = "everything__echo",
+            Outcome = "ok",
+        };
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _app.Services.GetRequiredService<TraceIngestor>().Written += _ => written.TrySetResult();
+        var body = $$"""{"specversion":"1.0","type":"com.dapr.event.sent","source":"mcp","id":"audit-dapr-1","topic":"mcp-audit","pubsubname":"pubsub","datacontenttype":"application/protobuf","data_base64":"{{Convert.ToBase64String(audit.ToByteArray())}}"}""";
+
+        foreach (var _ in new[] { 1, 2 })
+        {
+            using var response = await _http.PostAsync(new Uri("/events/mcp-audit", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/cloudevents+json"), Ct);
+            Assert.Equal("SUCCESS", (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("status").GetString());
+        }
+        await written.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+
+        var rows = await _app.Services.GetRequiredService<IMcpAuditStore>().QueryAuditAsync(new McpAuditFilter { Principal = "agent-1" }, Ct);
+        Assert.Equal(audit, Assert.Single(rows));
+        Assert.Equal(0, await _app.Services.GetRequiredService<ITraceStore>().CountAsync(new TraceFilter(), Ct));
     }
 
     [Fact]

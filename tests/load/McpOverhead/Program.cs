@@ -33,6 +33,11 @@ const string key = "bench-key-0123456789abcdef";
 var gateway = await TestGateway.StartAsync($$"""
     keys:
       - { name: bench, key: "{{key}}", team: bench, roles: [agent] }
+    guard:
+      policies:
+        strict: { entities: { default: redact, SECRET: block }, output: { default: redact } }
+      assign:
+        - { scope: {}, policy: strict }
     mcp:
       servers:
         everything: { transport: streamable-http, url: "http://127.0.0.1:{{port}}/mcp" }

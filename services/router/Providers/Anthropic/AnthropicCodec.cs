@@ -316,10 +316,19 @@ public static class AnthropicCodec
 
     // ---- requests: neutral -> provider (Anthropic shape) --------------------------------------------
 
-    public static void WriteRequest(Utf8JsonWriter w, ChatRequest request, string model, bool stream)
+    // `model` null: the endpoint names the model and the body names the API version instead (Anthropic on
+    // Vertex AI: `anthropic_version: vertex-2023-10-16`).
+    public static void WriteRequest(Utf8JsonWriter w, ChatRequest request, string? model, bool stream, string? anthropicVersion = null)
     {
         w.WriteStartObject();
-        w.WriteString("model", model);
+        if (model is not null)
+        {
+            w.WriteString("model", model);
+        }
+        if (anthropicVersion is not null)
+        {
+            w.WriteString("anthropic_version", anthropicVersion);
+        }
         w.WriteNumber("max_tokens", MaxTokens(request));
         WriteSystem(w, request);
         WriteMessages(w, request);
@@ -450,10 +459,11 @@ public static class AnthropicCodec
         _ => null,
     };
 
-    private static void WriteMessages(Utf8JsonWriter w, ChatRequest request)
+    // Anthropic (and Bedrock's Converse) alternate user and assistant turns: tool results travel inside a
+    // user turn, and consecutive turns of one side (tool results followed by user text, say) merge into one.
+    // System messages and messages with nothing to send are left out; each message keeps its request index.
+    internal static List<(string Role, List<(Message Message, int Index)> Messages)> Turns(ChatRequest request)
     {
-        // Anthropic alternates user and assistant turns: tool results travel inside a user turn, and
-        // consecutive turns of one side (tool results followed by user text, say) merge into one.
         var turns = new List<(string Role, List<(Message Message, int Index)> Messages)>();
         for (var i = 0; i < request.Messages.Count; i++)
         {
@@ -472,8 +482,13 @@ public static class AnthropicCodec
                 turns.Add((role, [(message, i)]));
             }
         }
+        return turns;
+    }
+
+    private static void WriteMessages(Utf8JsonWriter w, ChatRequest request)
+    {
         w.WriteStartArray("messages");
-        foreach (var (role, messages) in turns)
+        foreach (var (role, messages) in Turns(request))
         {
             w.WriteStartObject();
             w.WriteString("role", role);
@@ -542,7 +557,7 @@ public static class AnthropicCodec
     }
 
     // Tool arguments (JSON text) as a tool_use input object; empty arguments are the empty object.
-    private static bool TryWriteInput(Utf8JsonWriter w, string arguments)
+    internal static bool TryWriteInput(Utf8JsonWriter w, string arguments)
     {
         if (string.IsNullOrWhiteSpace(arguments))
         {

@@ -99,14 +99,7 @@ public static class OpenAiChatCodec
         request.User = String(root, "user", "user") ?? "";
         if (TryGet(root, "metadata", out var metadata))
         {
-            foreach (var property in RequireObject(metadata, "metadata").EnumerateObject())
-            {
-                if (property.Value.ValueKind != JsonValueKind.String)
-                {
-                    throw WrongType($"metadata.{property.Name}", "a string", property.Value);
-                }
-                request.Metadata[property.Name] = property.Value.GetString()!;
-            }
+            ReadMetadata(metadata, request);
         }
         if (String(root, "reasoning_effort", "reasoning_effort") is { } effort)
         {
@@ -198,16 +191,8 @@ public static class OpenAiChatCodec
                 case "image_url" when message.Role == Role.User:
                     var image = RequireObject(TryGet(part, "image_url", out var i) ? i : throw GatewayException.BadRequest($"Missing required parameter: '{partPath}.image_url'.", $"{partPath}.image_url", "missing_required_parameter"), $"{partPath}.image_url");
                     var detail = String(image, "detail", $"{partPath}.image_url.detail") ?? "";
-                    if (detail is not ("" or "auto" or "low" or "high"))
-                    {
-                        throw GatewayException.BadRequest($"Invalid value for '{partPath}.image_url.detail': use 'auto', 'low' or 'high'.", $"{partPath}.image_url.detail", "invalid_value");
-                    }
                     var url = RequireString(image, "url", $"{partPath}.image_url.url");
-                    if (!url.StartsWith("data:", StringComparison.Ordinal) && !url.StartsWith("https://", StringComparison.Ordinal) && !url.StartsWith("http://", StringComparison.Ordinal))
-                    {
-                        throw GatewayException.BadRequest($"Invalid '{partPath}.image_url.url': use an http(s) URL or a data: URI.", $"{partPath}.image_url.url", "invalid_value");
-                    }
-                    message.Content.Add(new ContentPart { Image = new ImagePart { Url = url, Detail = detail } });
+                    message.Content.Add(new ContentPart { Image = ReadImage(url, detail, $"{partPath}.image_url.url", $"{partPath}.image_url.detail") });
                     break;
                 default:
                     throw GatewayException.BadRequest($"Invalid value for '{partPath}.type': '{type}' is not supported in a {RoleName(message.Role)} message.", $"{partPath}.type", "invalid_value");
@@ -224,24 +209,31 @@ public static class OpenAiChatCodec
             throw GatewayException.BadRequest($"Invalid value for '{path}.type': only 'function' tools are supported.", $"{path}.type", "invalid_value");
         }
         var function = RequireObject(TryGet(element, "function", out var f) ? f : throw GatewayException.BadRequest($"Missing required parameter: '{path}.function'.", $"{path}.function", "missing_required_parameter"), $"{path}.function");
-        var name = RequireString(function, "name", $"{path}.function.name");
+        return ReadFunction(function, $"{path}.function");
+    }
+
+    // A function's name, description, parameters and strict flag: the `function` object of a Chat
+    // Completions tool, or a Responses API tool itself (there the fields are not nested).
+    public static Tool ReadFunction(JsonElement function, string path)
+    {
+        var name = RequireString(function, "name", $"{path}.name");
         if (!IsValidToolName(name))
         {
-            throw GatewayException.BadRequest($"Invalid '{path}.function.name': use 1 to 64 letters, digits, '_' or '-'.", $"{path}.function.name", "invalid_value");
+            throw GatewayException.BadRequest($"Invalid '{path}.name': use 1 to 64 letters, digits, '_' or '-'.", $"{path}.name", "invalid_value");
         }
-        var tool = new Tool { Name = name, Description = String(function, "description", $"{path}.function.description") ?? "" };
+        var tool = new Tool { Name = name, Description = String(function, "description", $"{path}.description") ?? "" };
         if (TryGet(function, "parameters", out var parameters))
         {
-            tool.ParametersJson = RequireObject(parameters, $"{path}.function.parameters").GetRawText();
+            tool.ParametersJson = RequireObject(parameters, $"{path}.parameters").GetRawText();
         }
-        if (Bool(function, "strict", $"{path}.function.strict") is { } strict)
+        if (Bool(function, "strict", $"{path}.strict") is { } strict)
         {
             tool.Strict = strict;
         }
         return tool;
     }
 
-    internal static bool IsValidToolName(string name)
+    public static bool IsValidToolName(string name)
         => name.Length is > 0 and <= MaxToolNameLength && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');
 
     private static ToolChoice ReadToolChoice(JsonElement element)
@@ -273,23 +265,61 @@ public static class OpenAiChatCodec
                 return new ResponseFormat { Type = ResponseFormat.Types.Type.JsonObject };
             case "json_schema":
                 var schema = RequireObject(TryGet(element, "json_schema", out var s) ? s : throw GatewayException.BadRequest("Missing required parameter: 'response_format.json_schema'.", "response_format.json_schema", "missing_required_parameter"), "response_format.json_schema");
-                var format = new ResponseFormat
-                {
-                    Type = ResponseFormat.Types.Type.JsonSchema,
-                    SchemaName = RequireString(schema, "name", "response_format.json_schema.name"),
-                    Description = String(schema, "description", "response_format.json_schema.description") ?? "",
-                };
-                if (TryGet(schema, "schema", out var body))
-                {
-                    format.SchemaJson = RequireObject(body, "response_format.json_schema.schema").GetRawText();
-                }
-                if (Bool(schema, "strict", "response_format.json_schema.strict") is { } strict)
-                {
-                    format.Strict = strict;
-                }
-                return format;
+                return ReadJsonSchema(schema, "response_format.json_schema", schemaRequired: false);
             default:
                 throw GatewayException.BadRequest($"Invalid value for 'response_format.type': '{type}'. Use 'text', 'json_object' or 'json_schema'.", "response_format.type", "invalid_value");
+        }
+    }
+
+    // A JSON schema format's name, description, schema and strict flag: `response_format.json_schema` of
+    // Chat Completions, or `text.format` of the Responses API (which requires the schema).
+    public static ResponseFormat ReadJsonSchema(JsonElement schema, string path, bool schemaRequired)
+    {
+        var format = new ResponseFormat
+        {
+            Type = ResponseFormat.Types.Type.JsonSchema,
+            SchemaName = RequireString(schema, "name", $"{path}.name"),
+            Description = String(schema, "description", $"{path}.description") ?? "",
+        };
+        if (TryGet(schema, "schema", out var body))
+        {
+            format.SchemaJson = RequireObject(body, $"{path}.schema").GetRawText();
+        }
+        else if (schemaRequired)
+        {
+            throw GatewayException.BadRequest($"Missing required parameter: '{path}.schema'.", $"{path}.schema", "missing_required_parameter");
+        }
+        if (Bool(schema, "strict", $"{path}.strict") is { } strict)
+        {
+            format.Strict = strict;
+        }
+        return format;
+    }
+
+    // An image as an http(s) URL or a data: URI, with an optional detail level.
+    public static ImagePart ReadImage(string url, string detail, string urlPath, string detailPath)
+    {
+        if (detail is not ("" or "auto" or "low" or "high"))
+        {
+            throw GatewayException.BadRequest($"Invalid value for '{detailPath}': use 'auto', 'low' or 'high'.", detailPath, "invalid_value");
+        }
+        if (!url.StartsWith("data:", StringComparison.Ordinal) && !url.StartsWith("https://", StringComparison.Ordinal) && !url.StartsWith("http://", StringComparison.Ordinal))
+        {
+            throw GatewayException.BadRequest($"Invalid '{urlPath}': use an http(s) URL or a data: URI.", urlPath, "invalid_value");
+        }
+        return new ImagePart { Url = url, Detail = detail };
+    }
+
+    // `metadata`: string values only.
+    public static void ReadMetadata(JsonElement metadata, ChatRequest request)
+    {
+        foreach (var property in RequireObject(metadata, "metadata").EnumerateObject())
+        {
+            if (property.Value.ValueKind != JsonValueKind.String)
+            {
+                throw WrongType($"metadata.{property.Name}", "a string", property.Value);
+            }
+            request.Metadata[property.Name] = property.Value.GetString()!;
         }
     }
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Mesh versus embedded for the same request: latency and CPU per request of one non-streaming chat through
+# (a) the embedded gateway (one process) and (b) the local mesh (deploy/local/mesh.sh: edge -> router ->
+# guard/budget/prompts over gRPC, trace events through the sidecar stand-in to the traces service).
+# Gateway processes are pinned to core 0; the fake upstream and wrk to core 1. CPU per request is the CPU
+# time all gateway processes used during the measured run divided by the requests served.
+# Usage: tests/load/mesh-overhead.sh [duration_seconds] [connections]   (needs: wrk, taskset)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration=${1:-10}; connections=${2:-16}
+up_port=19910; http_port=18090; grpc_port=18091
+work=$(mktemp -d)
+export MESH_DIR=$work/mesh MESH_CONFIGURATION=Release MESH_PORT_BASE=19300 MESH_EDGE_HTTP=18190 MESH_EDGE_GRPC=18191
+export MESH_OPENAI_BASE_URL="http://127.0.0.1:$up_port/v1" GATEWAY_DEV_KEY=load-test-key-0123456789
+cleanup() {
+  deploy/local/mesh.sh stop >/dev/null 2>&1 || true
+  for pid in ${gw_pid:-} ${up_pid:-}; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+dotnet build -c Release tests/load/FakeUpstream -v q -nologo >/dev/null
+cat > "$work/gateway.yaml" <<YAML
+server: { http: 127.0.0.1:$http_port, grpc: 127.0.0.1:$grpc_port }
+storage: { state: "sqlite://$work/state.db", traces: "sqlite://$work/traces.db" }
+providers:
+  openai: { kind: openai, base_url: "http://127.0.0.1:$up_port/v1" }
+models:
+  gpt-4o: { targets: [{ provider: openai, model: gpt-4o }], price: { input: 2.5, output: 10 } }
+keys:
+  - { name: local-dev, key: load-test-key-0123456789, team: local, project: sandbox, environment: dev }
+YAML
+
+taskset -c 1 dotnet tests/load/FakeUpstream/bin/Release/net10.0/Gateway.Load.FakeUpstream.dll $up_port >/dev/null &
+up_pid=$!
+# The mesh build (Release) also builds the edge used as the embedded gateway.
+MESH_NO_BUILD=${MESH_NO_BUILD:-} taskset -c 0 deploy/local/mesh.sh start >/dev/null
+taskset -c 0 dotnet services/edge/bin/Release/net10.0/gateway.dll --config "$work/gateway.yaml" >"$work/gateway.log" 2>&1 &
+gw_pid=$!
+for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.2; done
+
+ticks() { # utime+stime clock ticks of one pid
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+idle() { # ticks the given processes use in `duration` seconds without traffic (timers, GC, metrics)
+  local entry before=() i=0 total=0
+  for entry in "$@"; do before+=("$(ticks "${entry#*=}")"); done
+  sleep "$duration"
+  for entry in "$@"; do total=$((total + $(ticks "${entry#*=}") - before[i])); i=$((i + 1)); done
+  echo "$total"
+}
+measure() { # label url connections idle-ticks name=pid...   CPU per request has the idle ticks taken off
+  local label=$1 url=$2 conns=$3 idle_ticks=$4; shift 4
+  local entry before=() after=() i=0
+  taskset -c 1 wrk -t1 -c"$conns" -d3s -s tests/load/chat.lua "$url" >/dev/null   # warm-up
+  for entry in "$@"; do before+=("$(ticks "${entry#*=}")"); done
+  local out; out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" -s tests/load/chat.lua "$url")
+  for entry in "$@"; do after+=("$(ticks "${entry#*=}")"); done
+  local requests; requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  local hz; hz=$(getconf CLK_TCK) total=$((-idle_ticks)) parts=""
+  for entry in "$@"; do
+    local t=$((after[i] - before[i])); total=$((total + t)); i=$((i + 1))
+    parts+=" ${entry%%=*} $(awk -v t="$t" -v r="$requests" -v hz="$hz" 'BEGIN { printf "%.3f", t * 1000 / hz / r }')"
+  done
+  echo "== $label ($conns connections, ${duration}s)"
+  echo "$out" | grep -E "requests/s|^p|errors"
+  awk -v t="$total" -v r="$requests" -v hz="$hz" -v idle="$idle_ticks" 'BEGIN { printf "cpu per request: %.3f ms (%d requests; idle cpu %.2f s taken off)\n", t * 1000 / hz / r, r, idle / hz }'
+  [ $# -gt 1 ] && echo "  by process, idle included (ms):$parts"
+  return 0
+}
+mesh_pids=()
+for file in "$MESH_DIR"/*.pid; do mesh_pids+=("$(basename "$file" .pid)=$(cat "$file")"); done
+embedded="http://127.0.0.1:$http_port/v1/chat/completions"
+mesh="http://127.0.0.1:$MESH_EDGE_HTTP/v1/chat/completions"
+embedded_idle=$(idle "gateway=$gw_pid")
+mesh_idle=$(idle "${mesh_pids[@]}")
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+measure "embedded, latency" "$embedded" 1 "$embedded_idle" "gateway=$gw_pid"
+measure "mesh, latency" "$mesh" 1 "$mesh_idle" "${mesh_pids[@]}"
+measure "embedded, load" "$embedded" "$connections" "$embedded_idle" "gateway=$gw_pid"
+measure "mesh, load" "$mesh" "$connections" "$mesh_idle" "${mesh_pids[@]}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
