@@ -45,20 +45,26 @@ public sealed partial class McpGateway
             ? ToolCatalog.Sanitize(upstreamName)
             : exposedName;
 
-    private IEnumerable<(UpstreamConnection Server, Prompt Prompt, string Shown)> PromptsFor(string? virtualName, Principal principal)
+    // What of one kind (prompts, resources, templates) this caller may read through this endpoint, with the
+    // name it is shown under.
+    private IEnumerable<(UpstreamConnection Server, T Item, string Shown)> Readable<T>(string? virtualName, Principal principal,
+        Func<UpstreamConnection, IEnumerable<T>> items, Func<T, string> name)
     {
         foreach (var server in ServersIn(virtualName))
         {
-            foreach (var prompt in server.Prompts)
+            foreach (var item in items(server))
             {
-                var exposed = ToolCatalog.ExposedName(server.Name, prompt.Name);
+                var exposed = ToolCatalog.ExposedName(server.Name, name(item));
                 if (MayRead(virtualName, principal, exposed))
                 {
-                    yield return (server, prompt, ShownName(virtualName, exposed, prompt.Name));
+                    yield return (server, item, ShownName(virtualName, exposed, name(item)));
                 }
             }
         }
     }
+
+    private IEnumerable<(UpstreamConnection Server, Prompt Prompt, string Shown)> PromptsFor(string? virtualName, Principal principal)
+        => Readable(virtualName, principal, s => s.Prompts, p => p.Name);
 
     public ValueTask<ListPromptsResult> ListPromptsAsync(string? virtualName, RequestContext<ListPromptsRequestParams> context)
     {
@@ -88,34 +94,10 @@ public sealed partial class McpGateway
     }
 
     private IEnumerable<(UpstreamConnection Server, Resource Resource, string Shown)> ResourcesFor(string? virtualName, Principal principal)
-    {
-        foreach (var server in ServersIn(virtualName))
-        {
-            foreach (var resource in server.Resources)
-            {
-                var exposed = ToolCatalog.ExposedName(server.Name, resource.Name);
-                if (MayRead(virtualName, principal, exposed))
-                {
-                    yield return (server, resource, ShownName(virtualName, exposed, resource.Name));
-                }
-            }
-        }
-    }
+        => Readable(virtualName, principal, s => s.Resources, r => r.Name);
 
     private IEnumerable<(UpstreamConnection Server, ResourceTemplate Template, string Shown)> TemplatesFor(string? virtualName, Principal principal)
-    {
-        foreach (var server in ServersIn(virtualName))
-        {
-            foreach (var template in server.ResourceTemplates)
-            {
-                var exposed = ToolCatalog.ExposedName(server.Name, template.Name);
-                if (MayRead(virtualName, principal, exposed))
-                {
-                    yield return (server, template, ShownName(virtualName, exposed, template.Name));
-                }
-            }
-        }
-    }
+        => Readable(virtualName, principal, s => s.ResourceTemplates, t => t.Name);
 
     public ValueTask<ListResourcesResult> ListResourcesAsync(string? virtualName, RequestContext<ListResourcesRequestParams> context)
     {
