@@ -7,11 +7,6 @@ using Gateway.Guard;
 using Gateway.Guard.Detection;
 using Microsoft.Extensions.Logging.Abstractions;
 
-if (args is ["breakdown", ..])
-{
-    Breakdown.Run();
-    return;
-}
 BenchmarkSwitcher.FromAssembly(typeof(ScanBenchmarks).Assembly).Run(args);
 
 // What the guard costs on the hot path: the detectors alone, and the whole input check under a policy with
@@ -85,47 +80,46 @@ public class ScanBenchmarks
     public int CheckInput() => _engine.CheckInput(new Principal { Team = "qa" }, _request).Findings.Count;
 }
 
-// `dotnet run -c Release --project tests/Gateway.Guard.Benchmarks -- breakdown`: a quick Stopwatch cost per detector
-// on the 4 KB prompt, to see where the time goes (BenchmarkDotNet gives the numbers that count).
-internal static class Breakdown
+// Each detector alone on the 4 KB text, to see where the scan's time goes:
+//   dotnet run -c Release --project tests/Gateway.Guard.Benchmarks -- --filter '*PerDetector*' --job short --inProcess
+[MemoryDiagnoser]
+public class PerDetectorBenchmarks
 {
-    public static void Run()
+    private readonly List<EntityMatch> _found = new(64);
+    private readonly int[] _categories = new int[5];
+    private string _text = null!;
+
+    [Params("email", "url", "secret", "card", "ssn", "iban", "ip", "crypto", "dob", "phone", "person", "injection", "moderation")]
+    public string Detector { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
     {
         var bench = new ScanBenchmarks { Kilobytes = 4 };
         bench.Setup();
-        var text = bench.Text;
-        var found = new List<EntityMatch>(64);
-        var detectors = new (string Name, Action Scan)[]
+        _text = bench.Text;
+    }
+
+    [Benchmark]
+    public int Scan()
+    {
+        _found.Clear();
+        switch (Detector)
         {
-            ("email", () => PiiScanner.Emails(text, found)),
-            ("url", () => PiiScanner.CredentialUrls(text, found)),
-            ("secret", () => PiiScanner.Secrets(text, found)),
-            ("card", () => PiiScanner.Cards(text, found)),
-            ("ssn", () => PiiScanner.Ssns(text, found)),
-            ("iban", () => PiiScanner.Ibans(text, found)),
-            ("ip", () => PiiScanner.IpAddresses(text, found)),
-            ("crypto", () => PiiScanner.Crypto(text, found)),
-            ("dob", () => PiiScanner.DatesOfBirth(text, found)),
-            ("phone", () => PhoneDetector.Scan(text, found)),
-            ("person", () => PersonDetector.Scan(text, found)),
-            ("injection", () => ThreatDetector.Injections(text)),
-            ("moderation", () => ThreatDetector.Moderation(text, new int[5])),
-        };
-        foreach (var (name, scan) in detectors)
-        {
-            for (var i = 0; i < 200; i++)
-            {
-                found.Clear();
-                scan();
-            }
-            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
-            const int rounds = 2000;
-            for (var i = 0; i < rounds; i++)
-            {
-                found.Clear();
-                scan();
-            }
-            Console.WriteLine($"{name,-12} {stopwatch.Elapsed.TotalMicroseconds / rounds,8:0.0} us");
+            case "email": PiiScanner.Emails(_text, _found); break;
+            case "url": PiiScanner.CredentialUrls(_text, _found); break;
+            case "secret": PiiScanner.Secrets(_text, _found); break;
+            case "card": PiiScanner.Cards(_text, _found); break;
+            case "ssn": PiiScanner.Ssns(_text, _found); break;
+            case "iban": PiiScanner.Ibans(_text, _found); break;
+            case "ip": PiiScanner.IpAddresses(_text, _found); break;
+            case "crypto": PiiScanner.Crypto(_text, _found); break;
+            case "dob": PiiScanner.DatesOfBirth(_text, _found); break;
+            case "phone": PhoneDetector.Scan(_text, _found); break;
+            case "person": PersonDetector.Scan(_text, _found); break;
+            case "injection": return ThreatDetector.Injections(_text);
+            case "moderation": ThreatDetector.Moderation(_text, _categories); return _categories[0];
         }
+        return _found.Count;
     }
 }
