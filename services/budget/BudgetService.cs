@@ -21,8 +21,9 @@ public static class BudgetService
         services.AddSingleton(_ => SqlLedger.Open(config.Storage.State));
         if (config.Storage.Redis is { Length: > 0 } redis)
         {
-            services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisOptions(redis)));
-            services.AddSingleton<ICounterStore>(sp => new RedisCounterStore(sp.GetRequiredService<IConnectionMultiplexer>()));
+            services.AddSingleton(_ => new RedisConnection(RedisOptions(redis)));
+            services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
+            services.AddSingleton<ICounterStore>(sp => new RedisCounterStore(sp.GetRequiredService<RedisConnection>().GetAsync));
         }
         else
         {

@@ -7,8 +7,13 @@ namespace Gateway.Budget.Store;
 // held}; hash K:h {reservation id -> held amount}; sorted set K:l {reservation id by lease end}. A
 // reservation record `r:<id>` lists the counters it holds. Amounts travel as integer strings: Lua numbers
 // are doubles, so scripts compare with them but never hand one back to Redis as an amount.
-public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefix = "gw:budget:") : ICounterStore
+public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect, string prefix = "gw:budget:") : ICounterStore
 {
+    public RedisCounterStore(IConnectionMultiplexer redis, string prefix = "gw:budget:")
+        : this(() => Task.FromResult(redis), prefix)
+    {
+    }
+
     private const string ExpireFunction = """
         local function expire(k, now)
           local expired = redis.call('ZRANGEBYSCORE', k .. ':l', '-inf', now)
@@ -99,10 +104,10 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
         return {tonumber(v[1]) or 0, tonumber(v[2]) or 0}
         """;
 
-    private IDatabase Db => redis.GetDatabase();
+    private async Task<IDatabase> DbAsync() => (await connect()).GetDatabase();
 
     public async Task SeedAsync(string key, long committed, CancellationToken cancellationToken)
-        => await Db.HashSetAsync(prefix + key, "committed", committed, When.NotExists);
+        => await (await DbAsync()).HashSetAsync(prefix + key, "committed", committed, When.NotExists);
 
     public async Task<ReserveResult> ReserveAsync(string reservationId, CounterEntry[] entries, long nowMs, long leaseUntilMs, CancellationToken cancellationToken)
     {
@@ -124,7 +129,7 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
             // Relative to the ledger's clock, not Redis's, so both agree on when a period is over.
             args[8 + i * 4] = entry.Kind == CounterKind.Window ? Math.Max(1, entry.WindowMilliseconds) : entry.ExpireAtMs > nowMs ? entry.ExpireAtMs - nowMs : 0;
         }
-        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(ReserveScript, keys, args))!;
+        var result = (RedisResult[])(await (await DbAsync()).ScriptEvaluateAsync(ReserveScript, keys, args))!;
         var levels = new long[entries.Length];
         for (var i = 0; i < levels.Length; i++)
         {
@@ -135,7 +140,7 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
 
     public async Task<IReadOnlyList<Settled>> SettleAsync(string reservationId, long cost, long nowMs, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(SettleScript, [], [prefix + "r:" + reservationId, reservationId, cost]))!;
+        var result = (RedisResult[])(await (await DbAsync()).ScriptEvaluateAsync(SettleScript, [], [prefix + "r:" + reservationId, reservationId, cost]))!;
         var settled = new List<Settled>(result.Length / 2);
         for (var i = 0; i + 1 < result.Length; i += 2)
         {
@@ -146,13 +151,13 @@ public sealed class RedisCounterStore(IConnectionMultiplexer redis, string prefi
 
     public async Task<CounterLevel> ReadAsync(string key, long nowMs, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(ReadScript, [prefix + key], [nowMs]))!;
+        var result = (RedisResult[])(await (await DbAsync()).ScriptEvaluateAsync(ReadScript, [prefix + key], [nowMs]))!;
         return new CounterLevel((long)result[0], (long)result[1]);
     }
 
     public async Task<long> AdjustAsync(string key, long delta, CancellationToken cancellationToken)
-        => await Db.HashIncrementAsync(prefix + key, "committed", delta);
+        => await (await DbAsync()).HashIncrementAsync(prefix + key, "committed", delta);
 
     public async Task<bool> MarkOnceAsync(string marker, CancellationToken cancellationToken)
-        => await Db.StringSetAsync(prefix + "m:" + marker, 1, TimeSpan.FromDays(40), When.NotExists);
+        => await (await DbAsync()).StringSetAsync(prefix + "m:" + marker, 1, TimeSpan.FromDays(40), When.NotExists);
 }
