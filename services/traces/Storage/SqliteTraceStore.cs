@@ -90,10 +90,13 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
                 existing.Add(TraceEvent.Parser.ParseFrom((byte[])reader[0]));
             }
         }
-        foreach (var trace in existing)
+        using (var upsert = Upsert(connection))
         {
-            using var upsert = Upsert(connection, trace);
-            upsert.ExecuteNonQuery();
+            foreach (var trace in existing)
+            {
+                Bind(upsert, trace);
+                upsert.ExecuteNonQuery();
+            }
         }
         Execute(connection, $"PRAGMA user_version = {SchemaVersion}");
         transaction.Commit();
@@ -175,10 +178,15 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
             await using var connection = Connect();
             await using var transaction = connection.BeginTransaction();
             var (traces, audits) = McpAuditEnvelope.Split(batch);
-            foreach (var trace in traces)
+            if (traces.Count > 0)
             {
-                await using var command = Upsert(connection, trace);
-                await command.ExecuteNonQueryAsync(cancellationToken);
+                // One statement parsed once per batch and re-bound per row.
+                await using var upsert = Upsert(connection);
+                foreach (var trace in traces)
+                {
+                    Bind(upsert, trace);
+                    await upsert.ExecuteNonQueryAsync(cancellationToken);
+                }
             }
             foreach (var audit in audits)
             {
@@ -211,7 +219,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
         }
     }
 
-    private static SqliteCommand Upsert(SqliteConnection connection, TraceEvent trace)
+    private static SqliteCommand Upsert(SqliteConnection connection)
     {
         var command = connection.CreateCommand();
         command.CommandText = """
@@ -228,28 +236,40 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
                 cost_usd = excluded.cost_usd, total_ms = excluded.total_ms, overhead_ms = excluded.overhead_ms,
                 prompt_label = excluded.prompt_label, experiment = excluded.experiment, experiment_arm = excluded.experiment_arm
             """;
-        command.Parameters.AddWithValue("$id", trace.RequestId);
-        command.Parameters.AddWithValue("$at", TraceStoreNames.StartedMs(trace));
-        command.Parameters.AddWithValue("$team", trace.Principal?.Team ?? "");
-        command.Parameters.AddWithValue("$model", TraceStoreNames.ModelOf(trace));
-        command.Parameters.AddWithValue("$provider", trace.Provider);
-        command.Parameters.AddWithValue("$status", trace.Status);
-        command.Parameters.AddWithValue("$event", trace.ToByteArray());
-        command.Parameters.AddWithValue("$project", trace.Principal?.Project ?? "");
-        command.Parameters.AddWithValue("$user", trace.Principal?.User ?? "");
-        command.Parameters.AddWithValue("$requested", trace.RequestedModel);
-        command.Parameters.AddWithValue("$error", trace.ErrorClass);
-        command.Parameters.AddWithValue("$prompt", trace.PromptName);
-        command.Parameters.AddWithValue("$version", trace.PromptVersion);
-        command.Parameters.AddWithValue("$input", trace.Usage?.InputTokens ?? 0);
-        command.Parameters.AddWithValue("$output", trace.Usage?.OutputTokens ?? 0);
-        command.Parameters.AddWithValue("$cost", trace.CostUsd);
-        command.Parameters.AddWithValue("$total", trace.Latencies?.TotalMs ?? 0);
-        command.Parameters.AddWithValue("$overhead", trace.Latencies?.OverheadMs ?? 0);
-        command.Parameters.AddWithValue("$label", trace.PromptLabel);
-        command.Parameters.AddWithValue("$experiment", trace.Experiment);
-        command.Parameters.AddWithValue("$arm", trace.ExperimentArm);
+        foreach (var name in UpsertParameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        command.Prepare();
         return command;
+    }
+
+    private static readonly string[] UpsertParameters = ["$id", "$at", "$team", "$model", "$provider", "$status", "$event", "$project", "$user", "$requested", "$error", "$prompt", "$version", "$input", "$output", "$cost", "$total", "$overhead", "$label", "$experiment", "$arm"];
+
+    private static void Bind(SqliteCommand command, TraceEvent trace)
+    {
+        var parameters = command.Parameters;
+        parameters["$id"].Value = trace.RequestId;
+        parameters["$at"].Value = TraceStoreNames.StartedMs(trace);
+        parameters["$team"].Value = trace.Principal?.Team ?? "";
+        parameters["$model"].Value = TraceStoreNames.ModelOf(trace);
+        parameters["$provider"].Value = trace.Provider;
+        parameters["$status"].Value = trace.Status;
+        parameters["$event"].Value = trace.ToByteArray();
+        parameters["$project"].Value = trace.Principal?.Project ?? "";
+        parameters["$user"].Value = trace.Principal?.User ?? "";
+        parameters["$requested"].Value = trace.RequestedModel;
+        parameters["$error"].Value = trace.ErrorClass;
+        parameters["$prompt"].Value = trace.PromptName;
+        parameters["$version"].Value = trace.PromptVersion;
+        parameters["$input"].Value = trace.Usage?.InputTokens ?? 0;
+        parameters["$output"].Value = trace.Usage?.OutputTokens ?? 0;
+        parameters["$cost"].Value = trace.CostUsd;
+        parameters["$total"].Value = trace.Latencies?.TotalMs ?? 0;
+        parameters["$overhead"].Value = trace.Latencies?.OverheadMs ?? 0;
+        parameters["$label"].Value = trace.PromptLabel;
+        parameters["$experiment"].Value = trace.Experiment;
+        parameters["$arm"].Value = trace.ExperimentArm;
     }
 
     public async Task<IReadOnlyList<McpAuditEvent>> QueryAuditAsync(McpAuditFilter filter, CancellationToken cancellationToken)

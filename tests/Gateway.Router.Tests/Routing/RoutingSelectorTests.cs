@@ -124,6 +124,35 @@ public sealed class RoutingSelectorTests
     }
 
     [Fact]
+    public void Health_UnderSteadyTraffic_FiguresLagBySixteenthOfWindowOr250Ms()
+    {
+        var health = Health("a");
+        for (var i = 0; i < 320; i++)
+        {
+            health.Record(_time.GetUtcNow(), failed: false, latencyMs: 10);
+        }
+        Assert.Equal(0.0, health.Stats(_time.GetUtcNow()).ErrorRate);
+
+        // 10 new failures are under 1/16 of 330 samples: the last figures still stand...
+        for (var i = 0; i < 10; i++)
+        {
+            health.Record(_time.GetUtcNow(), failed: true, latencyMs: 10);
+        }
+        Assert.Equal(0.0, health.Stats(_time.GetUtcNow()).ErrorRate);
+
+        // ...until 250 ms have passed,
+        _time.Advance(TimeSpan.FromMilliseconds(250));
+        Assert.Equal(10.0 / 330, health.Stats(_time.GetUtcNow()).ErrorRate, 9);
+
+        // or 1/16 of the window has changed.
+        for (var i = 0; i < 22; i++)
+        {
+            health.Record(_time.GetUtcNow(), failed: true, latencyMs: 10);
+        }
+        Assert.Equal(32.0 / 352, health.Stats(_time.GetUtcNow()).ErrorRate, 9);
+    }
+
+    [Fact]
     public void Health_Percentiles_NearestRank()
     {
         var health = Health("a");

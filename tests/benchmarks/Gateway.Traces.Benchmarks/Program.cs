@@ -16,15 +16,26 @@ using Microsoft.Extensions.Logging.Abstractions;
 //     BenchmarkDotNet: the cost of publishing one trace on the request path (in-process bus, as embedded).
 // dotnet run -c Release --project tests/benchmarks/Gateway.Traces.Benchmarks -- ingest clickhouse://default:@127.0.0.1:18123/bench [rows] [batch]
 //     Rows/s through ClickHouseTraceStore (ClickHouse.Driver, JSONEachRow batches) into a running ClickHouse
-//     (or chdb: node tests/tools/chdb-http.js /tmp/chdb-bench 18123).
+//     (or chdb: node tests/tools/chdb-http.js /tmp/chdb-bench 18123); a sqlite:///path/traces.db URI measures the
+//     embedded store instead.
 if (args.Length > 0 && args[0] == "ingest")
 {
     var uri = args.Length > 1 ? args[1] : "clickhouse://default:@127.0.0.1:18123/bench";
     var rows = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000;
     var batchSize = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 5_000;
-    await using var store = ClickHouseTraceStore.Open(uri, 30, TimeProvider.System);
+    await using ITraceStore store = uri.StartsWith("sqlite://", StringComparison.Ordinal)
+        ? SqliteTraceStore.Open(uri)
+        : ClickHouseTraceStore.Open(uri, 30, TimeProvider.System);
     await store.MigrateAsync(CancellationToken.None);
+    // Bodies as the load harness's chat captures them (capture: full, ~1 KB prompt).
+    var prompt = string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. ", 23));
     var traces = Enumerable.Range(0, rows).Select(i => Sample.Trace($"bench-{Guid.NewGuid():N}", i)).ToList();
+    foreach (var trace in traces)
+    {
+        trace.Capture = "full";
+        trace.RequestBody = $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"{{prompt}}"}],"max_tokens":64}""";
+        trace.ResponseBody = """{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Echo"},"finish_reason":"stop"}]}""";
+    }
     var clock = Stopwatch.StartNew();
     foreach (var batch in traces.Chunk(batchSize))
     {
