@@ -201,9 +201,9 @@ public sealed class InferencePipeline(
             context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
             CallContext.Enter(context.RequestId, context.Principal, time, config);
             context.Trace.RequestedModel = request.Model;
-            EnsureModel(context.Principal, request.Model);
+            EnsureModel(context, context.Principal, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
-            var current = config.Current;
+            var current = context.Config;
             current.Models.TryGetValue(request.Model, out var priced);
             var (maxCost, maxTokens) = NeedsMaxCost(current, context.Principal)
                 ? CostCalculator.MaxCost(PriceTable.For(request.Model, priced), request, priced?.Targets.FirstOrDefault()?.Model ?? request.Model)
@@ -212,7 +212,7 @@ public sealed class InferencePipeline(
             reservation = admitted;
             var routingStart = System.Diagnostics.Stopwatch.GetTimestamp();
             GatewayException? last = null;
-            foreach (var target in planner.Plan(request.Model, context.Residency))
+            foreach (var target in planner.Plan(context.Config, request.Model, context.Residency))
             {
                 context.Trace.Latencies.RoutingMs += RequestContext.Since(routingStart);
                 var provider = providers.Embeddings(target);
@@ -271,7 +271,7 @@ public sealed class InferencePipeline(
     // ---- steps --------------------------------------------------------------------------------------
 
     private RequestContext Begin(string requestId, string api, bool stream)
-        => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream) { Activity = RequestSpans.Start(telemetry, api) };
+        => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream, config.Current) { Activity = RequestSpans.Start(telemetry, api) };
 
     public static string NewRequestId() => Guid.CreateVersion7().ToString("N");
 
@@ -316,7 +316,7 @@ public sealed class InferencePipeline(
         {
             throw GatewayException.BadRequest("'messages' must contain at least one message.", "messages", "empty_array");
         }
-        EnsureModel(context.Principal, request.Model);
+        EnsureModel(context, context.Principal, request.Model);
 
         return await GuardInputAsync(context, request, cancellationToken);
     }
@@ -338,7 +338,7 @@ public sealed class InferencePipeline(
         if (verdict.Action == Contracts.Guard.V1.Action.RouteSelfHosted)
         {
             context.Residency = [.. verdict.Residency];
-            if (planner.Plan(request.Model, context.Residency).Count == 0)
+            if (planner.Plan(context.Config, request.Model, context.Residency).Count == 0)
             {
                 throw GuardRefusal.NoResidentTarget(verdict, request.Model);
             }
@@ -379,7 +379,7 @@ public sealed class InferencePipeline(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            var failClosed = config.Current.Guard.FailClosed;
+            var failClosed = context.Config.Guard.FailClosed;
             RouterLog.GuardFailed(logger, e, context.RequestId, failClosed);
             if (failClosed)
             {
@@ -424,14 +424,14 @@ public sealed class InferencePipeline(
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var principal = await credentials.AuthenticateAsync(apiKey, cancellationToken);
         context.Trace.Principal = principal;
-        context.Trace.Capture = config.Current.Traces.Capture.For(principal.KeyName, principal.Team);
+        context.Trace.Capture = context.Config.Traces.Capture.For(principal.KeyName, principal.Team);
         context.Trace.Latencies.AuthMs = RequestContext.Since(start);
         return principal;
     }
 
-    private void EnsureModel(Principal principal, string model)
+    private static void EnsureModel(RequestContext context, Principal principal, string model)
     {
-        if (!config.Current.Models.ContainsKey(model))
+        if (!context.Config.Models.ContainsKey(model))
         {
             throw new GatewayException(ErrorKind.NotFound, $"The model '{model}' does not exist or you do not have access to it.", "model");
         }
@@ -498,7 +498,7 @@ public sealed class InferencePipeline(
 
     private async Task<Reservation> ReserveAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
     {
-        var current = config.Current;
+        var current = context.Config;
         current.Models.TryGetValue(request.Model, out var model);
         var (maxCost, maxTokens) = NeedsMaxCost(current, context.Principal)
             ? CostCalculator.MaxCost(PriceTable.For(request.Model, model), request, model?.Targets.FirstOrDefault()?.Model ?? request.Model, current.BudgetSettings.DefaultMaxTokens)
@@ -594,7 +594,7 @@ public sealed class InferencePipeline(
         context.Trace.ServedModel = target.PublicModel;
         context.Trace.UpstreamModel = target.UpstreamModel;
         context.Trace.Usage = usage ?? new Usage();
-        config.Current.Models.TryGetValue(target.PublicModel, out var model);
+        context.Config.Models.TryGetValue(target.PublicModel, out var model);
         context.Trace.CostUsd = CostCalculator.Cost(PriceTable.For(target.PublicModel, model), usage);
     }
 

@@ -1,3 +1,4 @@
+using Gateway.Common.Configuration;
 using System.Diagnostics;
 using Gateway.Contracts.Common.V1;
 using Gateway.Contracts.Traces.V1;
@@ -11,8 +12,9 @@ internal sealed class RequestContext
     private readonly long _start = Stopwatch.GetTimestamp();
     private long _providerStart;
 
-    public RequestContext(string requestId, string api, DateTimeOffset startedAt, bool stream)
+    public RequestContext(string requestId, string api, DateTimeOffset startedAt, bool stream, GatewayConfig config)
     {
+        Config = config;
         Trace = new TraceEvent
         {
             RequestId = requestId,
@@ -25,6 +27,10 @@ internal sealed class RequestContext
             Capture = RequestCapture.Metadata,
         };
     }
+
+    // The configuration this request is served under from start to end: a reload mid-request must not
+    // price, route or capture one request with two different configurations.
+    public GatewayConfig Config { get; }
 
     // The request's span (RequestSpans); null when nobody listens.
     public Activity? Activity { get; set; }

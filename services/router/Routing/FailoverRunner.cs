@@ -19,7 +19,6 @@ public sealed class FailoverRunner(
     RoutePlanner planner,
     ResiliencePipelines pipelines,
     ProviderRegistry providers,
-    ConfigMonitor config,
     TimeProvider time,
     ILogger<FailoverRunner> logger)
 {
@@ -28,7 +27,7 @@ public sealed class FailoverRunner(
     internal async Task<(ChatResponse, ProviderTarget)> ChatAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
     {
         var routingStart = Stopwatch.GetTimestamp();
-        var plan = planner.PlanRoute(request.Model, context.Principal, stream: false, context.Residency);
+        var plan = planner.PlanRoute(request.Model, context.Principal, stream: false, context.Residency, context.Config);
         context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
         var hedgeDelay = plan.Policy.Hedging is { } hedging ? TimeSpan.FromMilliseconds(hedging.DelayMs) : (TimeSpan?)null;
         var skip = new Skipper();
@@ -144,7 +143,7 @@ public sealed class FailoverRunner(
                     context.ProviderFinished();
                     var latency = RequestContext.Since(start);
                     RecordAttempt(context, step.Target, 200, "", latency);
-                    step.Health.Record(time.GetUtcNow(), failed: false, latency, costUsd: Cost(step.Target.PublicModel, response.Usage));
+                    step.Health.Record(time.GetUtcNow(), failed: false, latency, costUsd: Cost(context, step.Target.PublicModel, response.Usage));
                     return response;
                 }
                 catch (GatewayException e)
@@ -185,7 +184,7 @@ public sealed class FailoverRunner(
     internal async Task<(IAsyncEnumerator<ChatChunk>, ChatChunk, ProviderTarget)> OpenStreamAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
     {
         var routingStart = Stopwatch.GetTimestamp();
-        var plan = planner.PlanRoute(request.Model, context.Principal, stream: true, context.Residency);
+        var plan = planner.PlanRoute(request.Model, context.Principal, stream: true, context.Residency, context.Config);
         context.Trace.Latencies.RoutingMs = RequestContext.Since(routingStart);
         var skip = new Skipper();
         var next = 0;
@@ -272,7 +271,7 @@ public sealed class FailoverRunner(
                 RecordAttempt(context, step.Target, 200, "", ttftMs);
                 var first = enumerator.Current;
                 var routed = new RoutedStream(enumerator, timer, triggers.IdleTimeoutMs is { } idle ? TimeSpan.FromMilliseconds(idle) : null, step.Target.ProviderName, first.Usage,
-                    (failed, usage) => step.Health.Record(time.GetUtcNow(), failed, RequestContext.Since(start), ttftMs, failed ? 0 : Cost(step.Target.PublicModel, usage)));
+                    (failed, usage) => step.Health.Record(time.GetUtcNow(), failed, RequestContext.Since(start), ttftMs, failed ? 0 : Cost(context, step.Target.PublicModel, usage)));
                 return ((IAsyncEnumerator<ChatChunk>)routed, first);
             }, resilience);
         }
@@ -317,9 +316,9 @@ public sealed class FailoverRunner(
             : $"No deployment of '{model}' is available.");
     }
 
-    private double Cost(string publicModel, Usage? usage)
+    private static double Cost(RequestContext context, string publicModel, Usage? usage)
     {
-        config.Current.Models.TryGetValue(publicModel, out var model);
+        context.Config.Models.TryGetValue(publicModel, out var model);
         return CostCalculator.Cost(model?.Price, usage);
     }
 

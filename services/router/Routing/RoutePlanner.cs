@@ -15,9 +15,10 @@ public sealed record RoutePlan(string PolicyName, RoutingPolicyConfig Policy, Li
 // Deployments cooling down after a 429 are left out until their Retry-After has passed.
 public sealed class RoutePlanner(ConfigMonitor config, RoutingState state)
 {
-    public RoutePlan PlanRoute(string model, Principal? principal, bool stream, IReadOnlyCollection<string>? residency = null)
+    // `current` is the request's configuration snapshot; the live one when the caller has none.
+    public RoutePlan PlanRoute(string model, Principal? principal, bool stream, IReadOnlyCollection<string>? residency = null, GatewayConfig? current = null)
     {
-        var current = config.Current;
+        current ??= config.Current;
         var (policyName, policy) = PolicyResolver.Resolve(current, principal, model);
         var now = state.Time.GetUtcNow();
         var steps = new List<RouteStep>(4);
@@ -41,8 +42,8 @@ public sealed class RoutePlanner(ConfigMonitor config, RoutingState state)
         => PlanRoute(model, null, stream: false).Steps.Select(s => s.Target).ToList();
 
     // The plan limited to providers whose `residency` is one of `residency` (route_self_hosted); null = no limit.
-    public List<ProviderTarget> Plan(string model, IReadOnlyCollection<string>? residency)
-        => PlanRoute(model, null, stream: false, residency).Steps.Select(s => s.Target).ToList();
+    public List<ProviderTarget> Plan(GatewayConfig current, string model, IReadOnlyCollection<string>? residency)
+        => PlanRoute(model, null, stream: false, residency, current).Steps.Select(s => s.Target).ToList();
 
     private static bool Allowed(ProviderTarget target, IReadOnlyCollection<string>? residency)
         => residency is not { Count: > 0 } || (target.Config.Residency is { } where && residency.Contains(where));

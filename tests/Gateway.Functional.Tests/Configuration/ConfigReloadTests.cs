@@ -26,6 +26,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
             models:
               gpt-4o:
                 targets: [{ provider: openai, model: gpt-4o-2024-08-06 }]
+                price: { input: 1, output: 2 }
             keys:
             {{TestGateway.Key()}}
             """);
@@ -96,5 +97,25 @@ public sealed class ConfigReloadTests : IAsyncLifetime
 
         Assert.Equal(401, refused.Status);
         Assert.Equal("answered after the reload", completion.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task Edit_PriceWhileARequestIsInFlight_TheRequestIsPricedUnderTheConfigurationItStartedWith()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _upstream.Received += _ => arrived.TrySetResult();
+        _upstream.Replies.Enqueue(FakeReply.Say("priced") with { Gate = gate.Task, InputTokens = 1_000_000, OutputTokens = 1_000_000 });
+
+        var inFlight = Chat("gpt-4o").CompleteChatAsync([new UserChatMessage("price me")], cancellationToken: TestContext.Current.CancellationToken);
+        await arrived.Task.WaitAsync(Timeout, TestContext.Current.CancellationToken);
+        await _gateway.EditConfigAsync(yaml => yaml.Replace("price: { input: 1, output: 2 }", "price: { input: 100, output: 200 }", StringComparison.Ordinal));
+        gate.SetResult();
+        var result = await inFlight.WaitAsync(Timeout, TestContext.Current.CancellationToken);
+        Assert.True(result.GetRawResponse().Headers.TryGetValue("x-request-id", out var requestId));
+
+        // One million tokens each way at $1 and $2 per million: the prices of the configuration the request began under.
+        var trace = await _gateway.TraceAsync(requestId!);
+        Assert.Equal(3.0, trace.CostUsd, 9);
     }
 }
