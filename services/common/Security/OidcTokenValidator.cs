@@ -26,6 +26,16 @@ public sealed partial class OidcTokenValidator(ConfigMonitor config, IHttpClient
 
     private sealed record KeyCache(IReadOnlyList<SecurityKey> Keys, DateTimeOffset FetchedAt);
 
+    // A client sends the same token on every request until it expires; checking its RSA/ECDSA signature each
+    // time cost more than the rest of authentication. A validated token is remembered (by its SHA-256, never
+    // the token itself) until it expires, for at most a minute, so a key withdrawn from the JWKS stops
+    // working within that minute.
+    private static readonly TimeSpan ValidatedTtl = TimeSpan.FromMinutes(1);
+    private const int ValidatedCapacity = 10_000;
+    private readonly ConcurrentDictionary<(string Issuer, string Audience, string TokenHash), Validated> _validated = new();
+
+    private sealed record Validated(Principal Principal, DateTimeOffset Until);
+
     // /mcp accepts tokens of mcp.oidc.
     public bool Enabled => config.Current.Mcp.Oidc is not null;
 
@@ -59,6 +69,16 @@ public sealed partial class OidcTokenValidator(ConfigMonitor config, IHttpClient
     // Throws OidcUnavailableException when the key set cannot be fetched (infrastructure, not a bad token).
     public async Task<Principal?> ValidateAsync(string token, OidcConfig oidc, CancellationToken cancellationToken)
     {
+        var cacheKey = (oidc.Issuer, oidc.Audience, ApiKeyHasher.HashHex(token));
+        var now = time.GetUtcNow();
+        if (_validated.TryGetValue(cacheKey, out var known))
+        {
+            if (now < known.Until)
+            {
+                return known.Principal.Clone();
+            }
+            _validated.TryRemove(cacheKey, out _);
+        }
         if (Read(token) is not { } jwt)
         {
             return null;
@@ -97,7 +117,23 @@ public sealed partial class OidcTokenValidator(ConfigMonitor config, IHttpClient
             Rejected(logger, result.Exception?.GetType().Name ?? "invalid");
             return null;
         }
-        return ToPrincipal(result.ClaimsIdentity, oidc);
+        var principal = ToPrincipal(result.ClaimsIdentity, oidc);
+        Remember(cacheKey, principal, jwt.ValidTo, oidc, now);
+        return principal;
+    }
+
+    private void Remember((string, string, string) key, Principal principal, DateTime expires, OidcConfig oidc, DateTimeOffset now)
+    {
+        var until = new DateTimeOffset(DateTime.SpecifyKind(expires, DateTimeKind.Utc)).AddSeconds(oidc.ClockSkewSeconds);
+        if (until > now + ValidatedTtl)
+        {
+            until = now + ValidatedTtl;
+        }
+        if (_validated.Count >= ValidatedCapacity)
+        {
+            _validated.Clear();
+        }
+        _validated[key] = new Validated(principal.Clone(), until);
     }
 
     private JsonWebToken? Read(string token)
