@@ -78,9 +78,9 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         {
             Error("server.limits.min_request_body_bytes_per_second", "must be between 0 (no minimum) and 1048576 (default 240)");
         }
-        if (limits.MinRequestBodyGraceSeconds is < 1 or > 300)
+        if (limits.MinRequestBodyGraceSeconds is <= 1 or > 300)
         {
-            Error("server.limits.min_request_body_grace_seconds", "must be between 1 and 300 seconds (default 5)");
+            Error("server.limits.min_request_body_grace_seconds", "must be more than 1 and at most 300 seconds (default 5)");
         }
         if (limits.KeepAliveTimeoutSeconds is < 1 or > 3600)
         {
