@@ -84,6 +84,10 @@ public sealed class SecretLeakTests
                     request.Headers.Authorization = new AuthenticationHeaderValue(scheme, credential);
                 }
             }
+            if (path == "/v1/messages")
+            {
+                request.Headers.Add("anthropic-version", "2023-06-01");
+            }
             if (json is not null)
             {
                 request.Content = new StringContent(json, Encoding.UTF8, "application/json");

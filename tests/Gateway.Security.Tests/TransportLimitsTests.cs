@@ -34,7 +34,7 @@ public sealed class TransportLimitsTests : IAsyncLifetime
             {{TestGateway.Key()}}
             {{TestGateway.Key("other", key: OtherKey)}}
             """,
-            server: $"  limits: {{ max_request_header_bytes: 8192, max_request_headers: 40, request_headers_timeout_seconds: {HeadersTimeoutSeconds}, min_request_body_bytes_per_second: 100, min_request_body_grace_seconds: 1.5, max_concurrent_streams: 3, max_concurrent_streams_per_key: 2 }}");
+            server: $"  limits: {{ max_request_header_bytes: 8192, max_request_headers: 40, request_headers_timeout_seconds: {HeadersTimeoutSeconds}, max_concurrent_streams: 3, max_concurrent_streams_per_key: 2 }}");
     }
 
     public async ValueTask DisposeAsync()
@@ -144,8 +144,18 @@ public sealed class TransportLimitsTests : IAsyncLifetime
     [Fact]
     public async Task SlowBody_BelowTheMinimumRate_IsCutOffNot500()
     {
+        await using var gateway = await TestGateway.StartAsync($$"""
+            providers:
+              openai: { kind: openai, base_url: "{{_upstream.Url}}v1", api_key: sk-upstream-0123456789 }
+            models:
+              gpt-4o:
+                targets: [{ provider: openai, model: gpt-4o }]
+            keys:
+            {{TestGateway.Key()}}
+            """,
+            server: "  limits: { min_request_body_bytes_per_second: 100, min_request_body_grace_seconds: 1.5 }");
         using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, _gateway.HttpBase.Port, Ct);
+        await client.ConnectAsync(IPAddress.Loopback, gateway.HttpBase.Port, Ct);
         var stream = client.GetStream();
         var clock = Stopwatch.StartNew();
         var answer = ReadAllAsync(stream);
@@ -241,12 +251,31 @@ public sealed class TransportLimitsTests : IAsyncLifetime
 
         // Streams finish: their slots are free again.
         _release.TrySetResult();
-        await first.Content.ReadAsStringAsync(Ct);
-        await second.Content.ReadAsStringAsync(Ct);
-        await otherStream.Content.ReadAsStringAsync(Ct);
+        foreach (var held in new[] { first, second, otherStream })
+        {
+            Assert.EndsWith("data: [DONE]", (await ReadToEndAsync(held)).TrimEnd(), StringComparison.Ordinal);
+        }
         using var again = await OpenStreamAsync(http);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Contains("[DONE]", await again.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    private static async Task<string> ReadToEndAsync(HttpResponseMessage response)
+    {
+        var text = new StringBuilder();
+        try
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
+            while (await reader.ReadLineAsync(Ct) is { } line)
+            {
+                text.AppendLine(line);
+            }
+        }
+        catch (IOException e)
+        {
+            Assert.Fail($"The stream was cut off ({e.Message}) after:\n{text}");
+        }
+        return text.ToString();
     }
 
     private static async Task<HttpResponseMessage> OpenStreamAsync(HttpClient http)
