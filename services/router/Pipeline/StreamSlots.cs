@@ -13,8 +13,6 @@ public sealed class StreamSlots(ConfigMonitor config)
     private readonly ConcurrentDictionary<string, int> _perKey = new(StringComparer.Ordinal);
     private int _total;
 
-    public int Open => Volatile.Read(ref _total);
-
     // A slot for one stream, released by disposing it; throws RateLimited when a cap is reached.
     public Slot Acquire(Principal principal)
     {
