@@ -32,8 +32,6 @@ public static class EmbeddedGateway
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = config.Server.MaxRequestBodyBytes;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            kestrel.AddServerHeader = false;
         });
         builder.Services.AddEdge(config);
         configure?.Invoke(builder);

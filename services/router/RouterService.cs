@@ -43,6 +43,7 @@ public static class RouterService
         services.AddSingleton<IChatProvider, BedrockProvider>();
         services.AddSingleton<GoogleTokenSource>();
         services.AddSingleton<IChatProvider, VertexProvider>();
+        services.AddSingleton<StreamSlots>();
         services.AddSingleton<InferencePipeline>();
         services.AddSingleton<IInferenceService>(sp => sp.GetRequiredService<InferencePipeline>());
         services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

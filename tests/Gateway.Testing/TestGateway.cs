@@ -36,7 +36,9 @@ public sealed class TestGateway : IAsyncDisposable
     // `redis` (redis://host:port) shares budget counters with other gateways started with the same URI.
     // `traces` replaces the SQLite trace store, e.g. with clickhouse://default:@127.0.0.1:PORT/db.
     // `state` replaces the SQLite state store, e.g. with postgres://postgres@127.0.0.1:PORT/postgres.
-    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? redis = null, string? traces = null, string? state = null)
+    // `server` adds keys under `server:` (indented two spaces each); `configure` adjusts the host before it is
+    // built (a test log sink, an in-memory span exporter).
+    public static async Task<TestGateway> StartAsync(string yaml, long bodyLimit = 4 * 1024 * 1024, string? redis = null, string? traces = null, string? state = null, string server = "", Action<WebApplicationBuilder>? configure = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -48,6 +50,7 @@ public sealed class TestGateway : IAsyncDisposable
               grpc: 127.0.0.1:{grpcPort}
               admin_key: test-admin-key-0123456789
               max_request_body_bytes: {bodyLimit}
+            {server}
             storage:
               state: {state ?? $"sqlite://{directory}/state.db"}
               traces: {traces ?? $"sqlite://{directory}/traces.db"}
@@ -56,7 +59,7 @@ public sealed class TestGateway : IAsyncDisposable
             """;
         var path = Path.Combine(directory, "gateway.yaml");
         await File.WriteAllTextAsync(path, config);
-        var app = EmbeddedGateway.Build(["--config", path]);
+        var app = EmbeddedGateway.Build(["--config", path], configure);
         await app.StartAsync();
         return new TestGateway(app, directory, httpPort, grpcPort);
     }

@@ -57,6 +57,47 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         {
             Error("server.max_json_depth", "must be between 8 and 1024 (default 64)");
         }
+        ValidateLimits(server.Limits);
+    }
+
+    private void ValidateLimits(ServerLimitsConfig limits)
+    {
+        if (limits.MaxRequestHeaderBytes is < 4096 or > 1024 * 1024)
+        {
+            Error("server.limits.max_request_header_bytes", "must be between 4096 and 1048576 bytes (default 65536)");
+        }
+        if (limits.MaxRequestHeaders is < 16 or > 1000)
+        {
+            Error("server.limits.max_request_headers", "must be between 16 and 1000 (default 100)");
+        }
+        if (limits.RequestHeadersTimeoutSeconds is < 1 or > 300)
+        {
+            Error("server.limits.request_headers_timeout_seconds", "must be between 1 and 300 seconds (default 30)");
+        }
+        if (limits.MinRequestBodyBytesPerSecond is < 0 or > 1024 * 1024)
+        {
+            Error("server.limits.min_request_body_bytes_per_second", "must be between 0 (no minimum) and 1048576 (default 240)");
+        }
+        if (limits.MinRequestBodyGraceSeconds is <= 1 or > 300)
+        {
+            Error("server.limits.min_request_body_grace_seconds", "must be more than 1 and at most 300 seconds (default 5)");
+        }
+        if (limits.KeepAliveTimeoutSeconds is < 1 or > 3600)
+        {
+            Error("server.limits.keep_alive_timeout_seconds", "must be between 1 and 3600 seconds (default 130)");
+        }
+        if (limits.Http2MaxStreamsPerConnection is < 1 or > 10_000)
+        {
+            Error("server.limits.http2_max_streams_per_connection", "must be between 1 and 10000 (default 100)");
+        }
+        if (limits.MaxConcurrentStreams < 0)
+        {
+            Error("server.limits.max_concurrent_streams", "must be 0 (no cap) or more");
+        }
+        if (limits.MaxConcurrentStreamsPerKey < 0)
+        {
+            Error("server.limits.max_concurrent_streams_per_key", "must be 0 (no cap) or more");
+        }
     }
 
     private IPEndPoint? Endpoint(string path, string value)

@@ -113,12 +113,31 @@ public sealed record ServerConfig
     public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
     public int MaxJsonDepth { get; init; } = 64;
     public ServerTlsConfig? Tls { get; init; }
+    public ServerLimitsConfig Limits { get; init; } = new();
 
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"Http = {Http}, Grpc = {Grpc}, AdminKey = {Secrets.Mask(AdminKey)}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, MaxJsonDepth = {MaxJsonDepth}");
+        builder.Append($"Http = {Http}, Grpc = {Grpc}, AdminKey = {Secrets.Mask(AdminKey)}, MaxRequestBodyBytes = {MaxRequestBodyBytes}, MaxJsonDepth = {MaxJsonDepth}, Limits = {Limits}");
         return true;
     }
+}
+
+// Transport limits against hostile or broken clients: header size and count, slow senders, HTTP/2 streams
+// (applied by Kestrel, read at start), and caps on streaming responses held open at once (read per request).
+public sealed record ServerLimitsConfig
+{
+    public int MaxRequestHeaderBytes { get; init; } = 64 * 1024;
+    public int MaxRequestHeaders { get; init; } = 100;
+    // A client must have sent all its request headers this long after it started (slow-loris defence).
+    public double RequestHeadersTimeoutSeconds { get; init; } = 30;
+    // A request body must arrive at least this fast, after a grace period (slow-body defence).
+    public double MinRequestBodyBytesPerSecond { get; init; } = 240;
+    public double MinRequestBodyGraceSeconds { get; init; } = 5;
+    public double KeepAliveTimeoutSeconds { get; init; } = 130;
+    public int Http2MaxStreamsPerConnection { get; init; } = 100;
+    // Streaming responses open at once, in this process and per gateway key (or token principal); 0 = no cap.
+    public int MaxConcurrentStreams { get; init; }
+    public int MaxConcurrentStreamsPerKey { get; init; }
 }
 
 public sealed record StorageConfig

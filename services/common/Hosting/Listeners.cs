@@ -38,6 +38,24 @@ public static class Listeners
         });
     }
 
+    // Transport limits every port shares. Kestrel refuses what breaks them before any endpoint runs: oversized or
+    // too many headers (431), headers still trickling in after the timeout (408, then the connection closes),
+    // a body arriving slower than the minimum rate (408), more HTTP/2 streams than allowed (refused streams).
+    public static void ApplyLimits(KestrelServerOptions kestrel, ServerLimitsConfig limits)
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeaderBytes;
+        kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaders;
+        kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(limits.RequestHeadersTimeoutSeconds);
+        kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(limits.KeepAliveTimeoutSeconds);
+        kestrel.Limits.MinRequestBodyDataRate = limits.MinRequestBodyBytesPerSecond > 0
+            ? new MinDataRate(limits.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(limits.MinRequestBodyGraceSeconds))
+            : null;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
+        // HTTP/2 compresses headers; the decoded list is held to the same budget as HTTP/1.1's.
+        kestrel.Limits.Http2.MaxRequestHeaderFieldSize = Math.Min(limits.MaxRequestHeaderBytes, kestrel.Limits.Http2.MaxRequestHeaderFieldSize);
+    }
+
     // `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`, `*:8080` or `0.0.0.0:8080`; null for anything else.
     public static IPEndPoint? TryParse(string endpoint)
     {

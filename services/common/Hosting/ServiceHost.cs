@@ -20,10 +20,12 @@ public static class ServiceHost
         var grpc = Argument(args, "--grpc") ?? config.Server.Grpc;
         var http = Argument(args, "--http") ?? config.Server.Http;
         var tls = config.Server.Tls;
+        var limits = config.Server.Limits;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             Listeners.Listen(kestrel, grpc, HttpProtocols.Http2, tls);
             Listeners.Listen(kestrel, http, HttpProtocols.Http1);
+            Listeners.ApplyLimits(kestrel, limits);
         });
         builder.Services.AddEventBus(config);
         builder.Services.AddSingleton(new ServiceIdentity(serviceName));

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Serialization;
 using Gateway.Common.Configuration;
 using Gateway.Mcp.Audit;
@@ -122,16 +120,13 @@ internal static class McpAdminAuth
         var adminKey = http.RequestServices.GetRequiredService<ConfigMonitor>().Current.Server.AdminKey;
         var header = http.Request.Headers.Authorization.ToString();
         var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
-        if (string.IsNullOrEmpty(adminKey) || !FixedTimeEquals(presented, adminKey))
+        if (string.IsNullOrEmpty(adminKey) || !AdminAuth.Matches(presented, adminKey))
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return Results.Json(new McpAdminError("Admin API: send Authorization: Bearer <server.admin_key>."), McpAdminJson.Default.McpAdminError, statusCode: 401);
         }
         return await next(context);
     }
-
-    private static bool FixedTimeEquals(string presented, string expected)
-        => CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
 }
 
 public sealed record McpServerRegistration(

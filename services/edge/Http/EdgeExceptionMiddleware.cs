@@ -22,6 +22,11 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider t
         }
         // Once the response has started, let the exception reach Kestrel: it then ends the connection
         // without the final chunk, after sending what was written (HttpContext.Abort() could drop that).
+        catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            // A body read elsewhere (admin JSON, forms) that Kestrel refused: the client's fault, not an error here.
+            await ErrorWriter.WriteAsync(context, RequestBody.Unreadable(e), ErrorWriter.ShapeFor(context));
+        }
         catch (Exception e) when (!context.Response.HasStarted && (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested))
         {
             EdgeLog.Unhandled(logger, e, context.Request.Path);

@@ -45,6 +45,10 @@ public static class RequestBody
         {
             throw TooLarge(limit);
         }
+        catch (BadHttpRequestException e)
+        {
+            throw Unreadable(e);
+        }
         if (buffer.WrittenCount == 0)
         {
             throw GatewayException.BadRequest("The request body is empty; send a JSON object.", code: "invalid_json");
@@ -70,6 +74,11 @@ public static class RequestBody
             throw GatewayException.BadRequest($"We could not parse the JSON body of your request: {reason}.", code: "invalid_json");
         }
     }
+
+    // Kestrel gave up on the body: it arrived slower than server.limits.min_request_body_bytes_per_second, or
+    // ended before its Content-Length. The client's fault, so a 400 in the route's shape, never a 500.
+    public static GatewayException Unreadable(BadHttpRequestException e)
+        => GatewayException.BadRequest($"The request body could not be read: {e.Message}", code: e.StatusCode == StatusCodes.Status408RequestTimeout ? "request_body_timeout" : "invalid_request_body");
 
     private static GatewayException TooLarge(long limit)
         => new(ErrorKind.RequestTooLarge, $"The request body exceeds the limit of {limit} bytes.");

@@ -31,6 +31,7 @@ public sealed class InferencePipeline(
     IEventBus events,
     TimeProvider time,
     RouterTelemetry telemetry,
+    StreamSlots streamSlots,
     ILogger<InferencePipeline> logger) : IInferenceService
 {
     public async Task<ChatResponse> ChatAsync(ChatRequest request, string? apiKey, CancellationToken cancellationToken)
@@ -74,6 +75,7 @@ public sealed class InferencePipeline(
         var context = Begin(request.RequestId, ApiName(request.Api), stream: true);
         Reservation? reservation = null;
         IAsyncEnumerator<ChatChunk>? upstream = null;
+        StreamSlots.Slot? slot = null;
         try
         {
             ProviderTarget target;
@@ -81,6 +83,7 @@ public sealed class InferencePipeline(
             try
             {
                 request = await PrepareAsync(context, request, apiKey, cancellationToken);
+                slot = streamSlots.Acquire(context.Principal!);
                 CallContext.Enter(context.RequestId, context.Principal, time, config);
                 reservation = await ReserveAsync(context, request, cancellationToken);
                 (upstream, first, target) = await OpenStreamWithFailoverAsync(context, request, cancellationToken);
@@ -168,6 +171,7 @@ public sealed class InferencePipeline(
             {
                 await upstream.DisposeAsync();
             }
+            slot?.Dispose();
             await ReleaseAsync(reservation);
             await PublishAsync(context);
         }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
 
 namespace Gateway.Router.Providers;
@@ -96,8 +97,38 @@ public sealed class ProviderHttp(IHttpClientFactory httpClientFactory)
             {
                 body = "";
             }
-            throw readError((int)response.StatusCode, body, RetryAfterSeconds(response));
+            throw readError((int)response.StatusCode, MaskCredentials(body, request, target.Config), RetryAfterSeconds(response));
         }
+    }
+
+    private static readonly string[] CredentialHeaders = ["Authorization", "x-api-key", "api-key", "x-goog-api-key", "X-Amz-Security-Token"];
+
+    // A provider refusing a credential often quotes it back ("Incorrect API key provided: sk-..."), and its
+    // message travels on into client errors, logs and traces: every credential the request carried is masked.
+    public static string MaskCredentials(string body, HttpRequestMessage request, ProviderConfig config)
+    {
+        if (body.Length == 0)
+        {
+            return body;
+        }
+        var secrets = new List<string?> { config.ApiKey, config.Aws?.SecretAccessKey, config.Aws?.SessionToken };
+        secrets.AddRange(config.Headers.Values);
+        foreach (var name in CredentialHeaders)
+        {
+            if (request.Headers.NonValidated.TryGetValues(name, out var values))
+            {
+                // `Bearer TOKEN`, `AWS4-HMAC-SHA256 ..., Signature=HEX`: the last word is the secret part.
+                secrets.AddRange(values.Select(v => v[(v.LastIndexOf(' ') + 1)..]));
+            }
+        }
+        foreach (var secret in secrets)
+        {
+            if (secret is { Length: >= 8 })
+            {
+                body = body.Replace(secret, "***", StringComparison.Ordinal);
+            }
+        }
+        return body;
     }
 
     public static async Task<JsonDocument> ReadJsonAsync(UpstreamCall call, ProviderTarget target)

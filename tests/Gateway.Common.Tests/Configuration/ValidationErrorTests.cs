@@ -46,6 +46,19 @@ public sealed class ValidationErrorTests
     public void Parse_LimitOutOfRange_GivesTheRange(string line, string path, string message)
         => Single($"{ProviderAndModel}\nserver:\n  {line}\n", path, message);
 
+    [Theory]
+    [InlineData("max_request_header_bytes: 100", "server.limits.max_request_header_bytes", "must be between 4096 and 1048576 bytes")]
+    [InlineData("max_request_headers: 5", "server.limits.max_request_headers", "must be between 16 and 1000")]
+    [InlineData("request_headers_timeout_seconds: 0", "server.limits.request_headers_timeout_seconds", "must be between 1 and 300 seconds")]
+    [InlineData("min_request_body_bytes_per_second: -1", "server.limits.min_request_body_bytes_per_second", "must be between 0 (no minimum) and 1048576")]
+    [InlineData("min_request_body_grace_seconds: 1", "server.limits.min_request_body_grace_seconds", "must be more than 1 and at most 300 seconds")]
+    [InlineData("keep_alive_timeout_seconds: 0", "server.limits.keep_alive_timeout_seconds", "must be between 1 and 3600 seconds")]
+    [InlineData("http2_max_streams_per_connection: 0", "server.limits.http2_max_streams_per_connection", "must be between 1 and 10000")]
+    [InlineData("max_concurrent_streams: -1", "server.limits.max_concurrent_streams", "must be 0 (no cap) or more")]
+    [InlineData("max_concurrent_streams_per_key: -5", "server.limits.max_concurrent_streams_per_key", "must be 0 (no cap) or more")]
+    public void Parse_TransportLimitOutOfRange_NamesTheKeyPath(string line, string path, string message)
+        => Single($"{ProviderAndModel}\nserver:\n  limits:\n    {line}\n", path, message);
+
     // storage
 
     [Theory]

@@ -78,7 +78,11 @@ public abstract class FakeUpstream : IAsyncDisposable
 
     protected static async Task WriteSseAsync(HttpResponse response, IEnumerable<string> frames, CancellationToken cancellationToken)
     {
-        response.ContentType = "text/event-stream";
+        // A stream written in parts (a stall, then the rest) sets its headers once.
+        if (!response.HasStarted)
+        {
+            response.ContentType = "text/event-stream";
+        }
         foreach (var frame in frames)
         {
             await response.WriteAsync(frame, cancellationToken);
