@@ -91,7 +91,8 @@ public sealed class InferencePipeline(
             }
 
             first.Served = Served(context, target);
-            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, ct) => ScanStreamTextAsync(context, text, ct) : null);
+            var capture = RequestCapture.Stream(context);
+            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, ct) => ScanStreamTextAsync(context, text, ct) : null, capture);
             if (streamGuard is not null)
             {
                 try
@@ -103,7 +104,7 @@ public sealed class InferencePipeline(
                     throw Fail(context, e);
                 }
             }
-            RequestCapture.Chunk(context, first);
+            capture?.Observe(first);
             Usage? usage = first.Usage;
             var includeUsage = request.IncludeUsage;
             var usageSent = false;
@@ -132,7 +133,7 @@ public sealed class InferencePipeline(
                     throw Fail(context, e);
                 }
                 usage = chunk.Usage ?? usage;
-                RequestCapture.Chunk(context, chunk);
+                capture?.Observe(chunk);
                 if (Forward(chunk, includeUsage, ref usageSent))
                 {
                     yield return chunk;
@@ -152,6 +153,7 @@ public sealed class InferencePipeline(
             }
             if (tail is not null)
             {
+                capture?.Observe(tail);
                 yield return tail;
             }
             Complete(context, target, usage);
@@ -229,6 +231,7 @@ public sealed class InferencePipeline(
                     context.ProviderFinished();
                     RecordAttempt(context, target, 200, "", attemptStart);
                     Complete(context, target, response.Usage);
+                    RequestCapture.EmbeddingsResponse(context, response);
                     await SettleAsync(context, admitted, response.Usage, cancellationToken);
                     reservation = null;
                     response.Served = Served(context, target);
@@ -318,19 +321,19 @@ public sealed class InferencePipeline(
         }
         EnsureModel(context.Principal, request.Model);
 
-        return await GuardInputAsync(context, request, cancellationToken);
+        return await GuardInputAsync(context, request, RequestCapture.Request, cancellationToken);
     }
 
     // Guard the input: block, rewrite (redact / pseudonymise, keeping the placeholder table to restore the
     // response), or pin the request to self-hosted providers. Errors name entity types, never values.
-    private async Task<ChatRequest> GuardInputAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    private async Task<ChatRequest> GuardInputAsync(RequestContext context, ChatRequest request, Action<RequestContext, ChatRequest, Verdict> capture, CancellationToken cancellationToken)
     {
         var guardStart = System.Diagnostics.Stopwatch.GetTimestamp();
         var verdict = await GuardCallAsync(context, () => guard.CheckInputAsync(new CheckInputRequest { Principal = context.Principal, Request = request }, cancellationToken));
         context.Trace.Latencies.GuardInMs = RequestContext.Since(guardStart);
         context.Trace.GuardAction = verdict.Action.ToString();
         context.AddFindings(verdict);
-        RequestCapture.Request(context, request, verdict);
+        capture(context, request, verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
             throw GuardRefusal.Blocked(verdict, "request");
@@ -359,11 +362,12 @@ public sealed class InferencePipeline(
         {
             asChat.Messages.Add(new Message { Role = Role.User, Content = { new ContentPart { Text = input } } });
         }
-        var guarded = await GuardInputAsync(context, asChat, cancellationToken);
-        if (ReferenceEquals(guarded, asChat))
-        {
-            return request;
-        }
+        var guarded = await GuardInputAsync(context, asChat, (c, _, verdict) => RequestCapture.Embeddings(c, request, verdict, WithGuardedInput), cancellationToken);
+        return ReferenceEquals(guarded, asChat) ? request : WithGuardedInput(request, guarded);
+    }
+
+    private static EmbedRequest WithGuardedInput(EmbedRequest request, ChatRequest guarded)
+    {
         var rewritten = request.Clone();
         rewritten.Input.Clear();
         rewritten.Input.AddRange(guarded.Messages.Select(m => m.Content[0].Text));

@@ -7,7 +7,8 @@ namespace Gateway.Router.Pipeline;
 // The streaming side of the guard: per choice, text is (optionally) held until a line or a long run ends and
 // scanned as output, then pseudonyms are restored with any half-received placeholder held back until the
 // next chunk. Tool-call arguments get the same restoring per call. What is held is flushed into the chunk
-// that carries the choice's finish reason, or into one extra chunk at the end.
+// that carries the choice's finish reason, or into one extra chunk at the end. A redacted trace capture is
+// handed every piece between the scan and the restoring: what the guard let through, placeholders still in.
 internal sealed class StreamGuard
 {
     // Output scanning releases text at a line break, or at a space once this much is waiting.
@@ -15,16 +16,20 @@ internal sealed class StreamGuard
 
     private readonly IReadOnlyDictionary<string, string>? _pseudonyms;
     private readonly Func<string, CancellationToken, Task<string>>? _scan;
+    private readonly StreamCapture? _capture;
     private readonly Dictionary<int, ChoiceState> _choices = [];
 
-    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan)
+    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan, StreamCapture? capture)
     {
         _pseudonyms = pseudonyms;
         _scan = scan;
+        _capture = capture;
     }
 
-    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan)
-        => pseudonyms is { Count: > 0 } || scan is not null ? new StreamGuard(pseudonyms is { Count: > 0 } ? pseudonyms : null, scan) : null;
+    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan, StreamCapture? capture = null)
+        => pseudonyms is { Count: > 0 } || scan is not null
+            ? new StreamGuard(pseudonyms is { Count: > 0 } ? pseudonyms : null, scan, capture?.AttachGuard() == true ? capture : null)
+            : null;
 
     // Non-streaming responses: restore in message text and tool-call arguments.
     public static void Restore(ChatResponse response, IReadOnlyDictionary<string, string>? pseudonyms)
@@ -64,14 +69,16 @@ internal sealed class StreamGuard
                 {
                     delta.Content = await PushAsync(state, delta.Content, cancellationToken);
                 }
-                if (_pseudonyms is not null)
+                foreach (var call in delta.ToolCalls)
                 {
-                    foreach (var call in delta.ToolCalls)
+                    if (call.Arguments.Length == 0)
                     {
-                        if (call.Arguments.Length > 0)
-                        {
-                            call.Arguments = state.Tool(call.Index, _pseudonyms).Push(call.Arguments);
-                        }
+                        continue;
+                    }
+                    _capture?.GuardedArguments(choice.Index, call.Index, call.Arguments);
+                    if (_pseudonyms is not null)
+                    {
+                        call.Arguments = state.Tool(call.Index, _pseudonyms).Push(call.Arguments);
                     }
                 }
             }
@@ -150,6 +157,7 @@ internal sealed class StreamGuard
 
     private string Restore(ChoiceState state, string text)
     {
+        _capture?.GuardedText(state.Index, text);
         if (_pseudonyms is null)
         {
             return text;
@@ -187,14 +195,16 @@ internal sealed class StreamGuard
     {
         if (!_choices.TryGetValue(index, out var state))
         {
-            state = new ChoiceState();
+            state = new ChoiceState(index);
             _choices[index] = state;
         }
         return state;
     }
 
-    private sealed class ChoiceState
+    private sealed class ChoiceState(int index)
     {
+        public int Index { get; } = index;
+
         public StringBuilder? Scan { get; set; }
 
         public PseudonymStream? Restorer { get; set; }
