@@ -20,8 +20,8 @@ public static class ExternalServer
     // Whether Docker answers, asked once per process.
     public static Task<DockerProbe> DockerAsync() => s_docker.Value;
 
-    // Starts `container` when Docker answers, else `local`.
-    public static async Task<T> StartAsync<T>(string server, Func<CancellationToken, Task<T>> container, Func<Task<T>> local)
+    // Starts `container` when Docker answers, else `local` (named `localKind` in the log).
+    public static async Task<T> StartAsync<T>(string server, Func<CancellationToken, Task<T>> container, Func<Task<T>> local, string localKind = "local server")
     {
         var docker = await DockerAsync();
         if (docker.Available)
@@ -31,7 +31,7 @@ public static class ExternalServer
             using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5));
             return await container(deadline.Token);
         }
-        Log($"{server}: local server, Docker is not available ({docker.Detail})");
+        Log($"{server}: {localKind}, Docker is not available ({docker.Detail})");
         return await local();
     }
 

@@ -85,23 +85,6 @@ public sealed class CaptureTests(CaptureTests.Gateway gateway) : IClassFixture<C
         }
     }
 
-    // Remembers the x-request-id of the last response, streamed or not, whatever SDK sent the request.
-    public sealed class RequestIdRecorder : DelegatingHandler
-    {
-        public RequestIdRecorder() : base(new HttpClientHandler())
-        {
-        }
-
-        public string? Last { get; private set; }
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            var response = await base.SendAsync(request, cancellationToken);
-            Last = response.Headers.TryGetValues("x-request-id", out var ids) ? ids.Single() : null;
-            return response;
-        }
-    }
-
     public static TheoryData<string, bool> Policies => new()
     {
         { "full", false }, { "full", true },

@@ -11,7 +11,7 @@ namespace Gateway.Traces.Tests.ClickHouse;
 public abstract class ClickHouseServer : IAsyncDisposable
 {
     public static Task<ClickHouseServer> StartAsync()
-        => ExternalServer.StartAsync<ClickHouseServer>("ClickHouse", async ct => await ClickHouseContainer.StartAsync(ct), async () => await ChdbServer.StartLocalAsync());
+        => ExternalServer.StartAsync<ClickHouseServer>("ClickHouse", async ct => await ClickHouseContainer.StartAsync(ct), async () => await ChdbServer.StartLocalAsync(), "chdb engine (tests/tools/chdb-http.js)");
 
     // clickhouse://user:password@host:port/database
     public abstract string Uri(string database);
