@@ -92,7 +92,7 @@ public sealed class InferencePipeline(
 
             first.Served = Served(context, target);
             var capture = RequestCapture.Stream(context);
-            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, ct) => ScanStreamTextAsync(context, text, ct) : null, capture);
+            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, arguments, ct) => ScanStreamAsync(context, text, arguments, ct) : null, capture);
             if (streamGuard is not null)
             {
                 try
@@ -542,11 +542,21 @@ public sealed class InferencePipeline(
         return verdict.RewrittenResponse ?? response;
     }
 
-    // Output scanning of a stream: each released segment of text goes through the guard like a response.
-    private async Task<string> ScanStreamTextAsync(RequestContext context, string text, CancellationToken cancellationToken)
+    // Output scanning of a stream: each released segment of text, and each tool call's complete arguments, goes
+    // through the guard like a response.
+    private async Task<string> ScanStreamAsync(RequestContext context, string text, bool toolArguments, CancellationToken cancellationToken)
     {
+        var message = new Message { Role = Role.Assistant };
+        if (toolArguments)
+        {
+            message.ToolCalls.Add(new ToolCall { Arguments = text });
+        }
+        else
+        {
+            message.Content.Add(new ContentPart { Text = text });
+        }
         var response = new ChatResponse();
-        response.Choices.Add(new Choice { Message = new Message { Role = Role.Assistant, Content = { new ContentPart { Text = text } } } });
+        response.Choices.Add(new Choice { Message = message });
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var verdict = await GuardCallAsync(context, () => guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId, Model = context.Trace.RequestedModel }, cancellationToken));
         context.Trace.Latencies.GuardOutMs += RequestContext.Since(start);
@@ -555,7 +565,11 @@ public sealed class InferencePipeline(
         {
             throw GuardRefusal.Blocked(verdict, "response");
         }
-        return verdict.RewrittenResponse is { } rewritten ? rewritten.Choices[0].Message.Content[0].Text : text;
+        if (verdict.RewrittenResponse?.Choices[0].Message is not { } rewritten)
+        {
+            return text;
+        }
+        return toolArguments ? rewritten.ToolCalls[0].Arguments : rewritten.Content[0].Text;
     }
 
     private async Task SettleAsync(RequestContext context, Reservation reservation, Usage? usage, CancellationToken cancellationToken)

@@ -6,8 +6,10 @@ namespace Gateway.Router.Pipeline;
 
 // The streaming side of the guard: per choice, text is (optionally) held until a line or a long run ends and
 // scanned as output, then pseudonyms are restored with any half-received placeholder held back until the
-// next chunk. Tool-call arguments get the same restoring per call. What is held is flushed into the chunk
-// that carries the choice's finish reason, or into one extra chunk at the end. A redacted trace capture is
+// next chunk. Tool-call arguments get the same restoring per call; when output is scanned they are held until
+// the choice ends and scanned whole (as a non-streamed response's are), since a value can span any number of
+// deltas. What is held is flushed into the chunk that carries the choice's finish reason, or into one extra
+// chunk at the end. A redacted trace capture is
 // handed every piece between the scan and the restoring: what the guard let through, placeholders still in.
 internal sealed class StreamGuard
 {
@@ -15,18 +17,19 @@ internal sealed class StreamGuard
     private const int ScanWindow = 512;
 
     private readonly IReadOnlyDictionary<string, string>? _pseudonyms;
-    private readonly Func<string, CancellationToken, Task<string>>? _scan;
+    // Scans released text (false) or a call's complete arguments (true) as output; returns what may pass.
+    private readonly Func<string, bool, CancellationToken, Task<string>>? _scan;
     private readonly StreamCapture? _capture;
     private readonly Dictionary<int, ChoiceState> _choices = [];
 
-    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan, StreamCapture? capture)
+    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, bool, CancellationToken, Task<string>>? scan, StreamCapture? capture)
     {
         _pseudonyms = pseudonyms;
         _scan = scan;
         _capture = capture;
     }
 
-    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan, StreamCapture? capture = null)
+    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, bool, CancellationToken, Task<string>>? scan, StreamCapture? capture = null)
         => pseudonyms is { Count: > 0 } || scan is not null
             ? new StreamGuard(pseudonyms is { Count: > 0 } ? pseudonyms : null, scan, capture?.AttachGuard() == true ? capture : null)
             : null;
@@ -75,6 +78,12 @@ internal sealed class StreamGuard
                     {
                         continue;
                     }
+                    if (_scan is not null)
+                    {
+                        state.HeldArguments(call.Index).Append(call.Arguments);
+                        call.Arguments = "";
+                        continue;
+                    }
                     _capture?.GuardedArguments(choice.Index, call.Index, call.Arguments);
                     if (_pseudonyms is not null)
                     {
@@ -114,7 +123,7 @@ internal sealed class StreamGuard
         {
             var held = scan.ToString();
             scan.Clear();
-            text.Append(Restore(state, await _scan!(held, cancellationToken)));
+            text.Append(Restore(state, await _scan!(held, false, cancellationToken)));
         }
         if (state.Restorer is { } restorer)
         {
@@ -123,6 +132,17 @@ internal sealed class StreamGuard
         if (text.Length > 0)
         {
             delta.Content = (delta.HasContent ? delta.Content : "") + text;
+        }
+        foreach (var (index, held) in state.Held ?? [])
+        {
+            if (held.Length == 0)
+            {
+                continue;
+            }
+            var arguments = await _scan!(held.ToString(), true, cancellationToken);
+            held.Clear();
+            _capture?.GuardedArguments(state.Index, index, arguments);
+            delta.ToolCalls.Add(new ToolCallDelta { Index = index, Arguments = _pseudonyms is null ? arguments : Pseudonyms.Restore(arguments, _pseudonyms, json: true) });
         }
         if (state.Tools is { } tools)
         {
@@ -152,7 +172,7 @@ internal sealed class StreamGuard
         }
         var ready = scan.ToString(0, release);
         scan.Remove(0, release);
-        return Restore(state, await _scan(ready, cancellationToken));
+        return Restore(state, await _scan(ready, false, cancellationToken));
     }
 
     private string Restore(ChoiceState state, string text)
@@ -210,6 +230,20 @@ internal sealed class StreamGuard
         public PseudonymStream? Restorer { get; set; }
 
         public Dictionary<int, PseudonymStream>? Tools { get; private set; }
+
+        // Tool-call arguments waiting to be scanned whole, by call index.
+        public SortedDictionary<int, StringBuilder>? Held { get; private set; }
+
+        public StringBuilder HeldArguments(int index)
+        {
+            Held ??= [];
+            if (!Held.TryGetValue(index, out var held))
+            {
+                held = new StringBuilder();
+                Held[index] = held;
+            }
+            return held;
+        }
 
         public PseudonymStream Tool(int index, IReadOnlyDictionary<string, string> pseudonyms)
         {

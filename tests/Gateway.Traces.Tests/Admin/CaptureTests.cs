@@ -33,8 +33,9 @@ public sealed class CaptureTests(CaptureTests.Gateway gateway) : IClassFixture<C
     private const string GuardedText = "Sure, I will write to <EMAIL_1>.\nYour card [CREDIT_CARD] is on file.\n";
     private const string ClientText = "Sure, I will write to " + Email + ".\nYour card [CREDIT_CARD] is on file.\n";
 
-    private const string ModelArguments = """{"to":"<EMAIL_1>","subject":"invoice"}""";
-    private const string ClientArguments = """{"to":"jane.doe@example.com","subject":"invoice"}""";
+    private const string ModelArguments = """{"to":"<EMAIL_1>","card":"4111 1111 1111 1111"}""";
+    private const string GuardedArguments = """{"to":"<EMAIL_1>","card":"[CREDIT_CARD]"}""";
+    private const string ClientArguments = """{"to":"jane.doe@example.com","card":"[CREDIT_CARD]"}""";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -190,7 +191,8 @@ public sealed class CaptureTests(CaptureTests.Gateway gateway) : IClassFixture<C
         AssertTextBodies(trace, policy);
     }
 
-    // Tool-call arguments streamed in pieces are accumulated; redacted keeps the placeholder, full the address.
+    // Tool-call arguments streamed in pieces are accumulated and, streamed or not, scanned whole by the output guard
+    // (the card number is masked for everyone); redacted keeps the placeholder, full the restored address.
     [Theory]
     [MemberData(nameof(Policies))]
     public async Task ChatCompletions_ToolCallArguments_AsThePolicySays(string policy, bool stream)
@@ -226,7 +228,7 @@ public sealed class CaptureTests(CaptureTests.Gateway gateway) : IClassFixture<C
         var stored = message.GetProperty("tool_calls").EnumerateArray().Single();
         Assert.Equal("call_1", stored.GetProperty("id").GetString());
         Assert.Equal("send_email", stored.GetProperty("function").GetProperty("name").GetString());
-        Assert.Equal(policy == "full" ? ClientArguments : ModelArguments, stored.GetProperty("function").GetProperty("arguments").GetString());
+        Assert.Equal(policy == "full" ? ClientArguments : GuardedArguments, stored.GetProperty("function").GetProperty("arguments").GetString());
         Assert.Equal("tool_calls", Body(trace, "response_body").GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }
 
