@@ -77,14 +77,16 @@ internal static class RequestCapture
     // What a stream's trace keeps: null when the policy keeps no response body.
     public static StreamCapture? Stream(RequestContext context)
     {
-        var keep = context.Trace.Capture == Full || (context.Trace.Capture == Redacted && context.Inspected);
-        return keep ? context.Stream = new StreamCapture(redacted: context.Trace.Capture == Redacted) : null;
+        return KeepsResponse(context) ? context.Stream = new StreamCapture(redacted: context.Trace.Capture == Redacted) : null;
     }
+
+    private static bool KeepsResponse(RequestContext context)
+        => context.Trace.Capture == Full || (context.Trace.Capture == Redacted && context.Inspected);
 
     // Embeddings responses are summarised: vectors are large, and derived from the (captured) input.
     public static void EmbeddingsResponse(RequestContext context, EmbedResponse response)
     {
-        if (context.Trace.Capture == Full || (context.Trace.Capture == Redacted && context.Inspected))
+        if (KeepsResponse(context))
         {
             context.Trace.ResponseBody = Json(response, WriteEmbeddingsSummary);
         }
