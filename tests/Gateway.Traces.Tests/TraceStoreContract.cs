@@ -214,7 +214,7 @@ public sealed class SqliteStoreQueryTests : TraceStoreContract, IDisposable
     }
 }
 
-public sealed class ClickHouseStoreQueryTests(ClickHouse.ChdbFixture chdb) : TraceStoreContract
+public sealed class ClickHouseStoreQueryTests(ClickHouse.ClickHouseFixture clickHouse) : TraceStoreContract
 {
-    protected override async Task<ITraceStore> CreateStoreAsync() => await chdb.NewStoreAsync();
+    protected override async Task<ITraceStore> CreateStoreAsync() => await clickHouse.NewStoreAsync();
 }

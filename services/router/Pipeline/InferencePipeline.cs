@@ -94,7 +94,8 @@ public sealed class InferencePipeline(
             }
 
             first.Served = Served(context, target);
-            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, ct) => ScanStreamTextAsync(context, text, ct) : null);
+            var capture = RequestCapture.Stream(context);
+            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, arguments, ct) => ScanStreamAsync(context, text, arguments, ct) : null, capture);
             if (streamGuard is not null)
             {
                 try
@@ -106,7 +107,7 @@ public sealed class InferencePipeline(
                     throw Fail(context, e);
                 }
             }
-            RequestCapture.Chunk(context, first);
+            capture?.Observe(first);
             Usage? usage = first.Usage;
             var includeUsage = request.IncludeUsage;
             var usageSent = false;
@@ -135,7 +136,7 @@ public sealed class InferencePipeline(
                     throw Fail(context, e);
                 }
                 usage = chunk.Usage ?? usage;
-                RequestCapture.Chunk(context, chunk);
+                capture?.Observe(chunk);
                 if (Forward(chunk, includeUsage, ref usageSent))
                 {
                     yield return chunk;
@@ -155,6 +156,7 @@ public sealed class InferencePipeline(
             }
             if (tail is not null)
             {
+                capture?.Observe(tail);
                 yield return tail;
             }
             Complete(context, target, usage);
@@ -233,6 +235,7 @@ public sealed class InferencePipeline(
                     context.ProviderFinished();
                     RecordAttempt(context, target, 200, "", attemptStart);
                     Complete(context, target, response.Usage);
+                    RequestCapture.EmbeddingsResponse(context, response);
                     await SettleAsync(context, admitted, response.Usage, cancellationToken);
                     reservation = null;
                     response.Served = Served(context, target);
@@ -322,19 +325,19 @@ public sealed class InferencePipeline(
         }
         EnsureModel(context, context.Principal, request.Model);
 
-        return await GuardInputAsync(context, request, cancellationToken);
+        return await GuardInputAsync(context, request, RequestCapture.Request, cancellationToken);
     }
 
     // Guard the input: block, rewrite (redact / pseudonymise, keeping the placeholder table to restore the
     // response), or pin the request to self-hosted providers. Errors name entity types, never values.
-    private async Task<ChatRequest> GuardInputAsync(RequestContext context, ChatRequest request, CancellationToken cancellationToken)
+    private async Task<ChatRequest> GuardInputAsync(RequestContext context, ChatRequest request, Action<RequestContext, ChatRequest, Verdict> capture, CancellationToken cancellationToken)
     {
         var guardStart = System.Diagnostics.Stopwatch.GetTimestamp();
         var verdict = await GuardCallAsync(context, () => guard.CheckInputAsync(new CheckInputRequest { Principal = context.Principal, Request = request }, cancellationToken));
         context.Trace.Latencies.GuardInMs = RequestContext.Since(guardStart);
         context.Trace.GuardAction = verdict.Action.ToString();
         context.AddFindings(verdict);
-        RequestCapture.Request(context, request, verdict);
+        capture(context, request, verdict);
         if (verdict.Action == Contracts.Guard.V1.Action.Block)
         {
             throw GuardRefusal.Blocked(verdict, "request");
@@ -363,11 +366,12 @@ public sealed class InferencePipeline(
         {
             asChat.Messages.Add(new Message { Role = Role.User, Content = { new ContentPart { Text = input } } });
         }
-        var guarded = await GuardInputAsync(context, asChat, cancellationToken);
-        if (ReferenceEquals(guarded, asChat))
-        {
-            return request;
-        }
+        var guarded = await GuardInputAsync(context, asChat, (c, _, verdict) => RequestCapture.Embeddings(c, request, verdict, WithGuardedInput), cancellationToken);
+        return ReferenceEquals(guarded, asChat) ? request : WithGuardedInput(request, guarded);
+    }
+
+    private static EmbedRequest WithGuardedInput(EmbedRequest request, ChatRequest guarded)
+    {
         var rewritten = request.Clone();
         rewritten.Input.Clear();
         rewritten.Input.AddRange(guarded.Messages.Select(m => m.Content[0].Text));
@@ -542,11 +546,21 @@ public sealed class InferencePipeline(
         return verdict.RewrittenResponse ?? response;
     }
 
-    // Output scanning of a stream: each released segment of text goes through the guard like a response.
-    private async Task<string> ScanStreamTextAsync(RequestContext context, string text, CancellationToken cancellationToken)
+    // Output scanning of a stream: each released segment of text, and each tool call's complete arguments, goes
+    // through the guard like a response.
+    private async Task<string> ScanStreamAsync(RequestContext context, string text, bool toolArguments, CancellationToken cancellationToken)
     {
+        var message = new Message { Role = Role.Assistant };
+        if (toolArguments)
+        {
+            message.ToolCalls.Add(new ToolCall { Arguments = text });
+        }
+        else
+        {
+            message.Content.Add(new ContentPart { Text = text });
+        }
         var response = new ChatResponse();
-        response.Choices.Add(new Choice { Message = new Message { Role = Role.Assistant, Content = { new ContentPart { Text = text } } } });
+        response.Choices.Add(new Choice { Message = message });
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var verdict = await GuardCallAsync(context, () => guard.CheckOutputAsync(new CheckOutputRequest { Principal = context.Principal, Response = response, RequestId = context.RequestId, Model = context.Trace.RequestedModel }, cancellationToken));
         context.Trace.Latencies.GuardOutMs += RequestContext.Since(start);
@@ -555,7 +569,11 @@ public sealed class InferencePipeline(
         {
             throw GuardRefusal.Blocked(verdict, "response");
         }
-        return verdict.RewrittenResponse is { } rewritten ? rewritten.Choices[0].Message.Content[0].Text : text;
+        if (verdict.RewrittenResponse?.Choices[0].Message is not { } rewritten)
+        {
+            return text;
+        }
+        return toolArguments ? rewritten.ToolCalls[0].Arguments : rewritten.Content[0].Text;
     }
 
     private async Task SettleAsync(RequestContext context, Reservation reservation, Usage? usage, CancellationToken cancellationToken)

@@ -12,9 +12,13 @@ namespace Gateway.Router.Pipeline;
 
 // What a trace keeps of the bodies, by the capture policy of the caller's key or team (traces.capture):
 //   full     - the request as rendered (before the guard) and the response the client received;
-//   redacted - the request as the guard rewrote it and the response before pseudonyms were restored; when no
-//              guard policy inspected the call there is nothing redacted to keep, so no body is kept;
+//   redacted - the request as the guard rewrote it and the response as the output guard let it through, before
+//              pseudonyms were restored (streams too). When no guard policy inspected the call (none assigned,
+//              or the guard was unavailable and fail-open) there is nothing redacted to keep, so no body is
+//              kept; a request the guard blocked keeps no request body either;
 //   metadata - no bodies at all (zero data retention).
+// Streamed responses are assembled into the same chat.completion form as non-streamed ones. Embeddings keep the
+// request's inputs and, for the response, a summary (count, dimensions, usage), never the vectors.
 internal static class RequestCapture
 {
     public const string Full = "full";
@@ -22,20 +26,32 @@ internal static class RequestCapture
     public const string Metadata = "metadata";
 
     // Bodies are for debugging, not archiving: each is cut at this many characters.
-    private const int MaxBodyChars = 64 * 1024;
+    internal const int MaxBodyChars = 64 * 1024;
 
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(false));
 
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
+    // Whether a guard policy really inspected the input (not "none", not the fail-open "unavailable").
+    public static bool Inspects(Verdict verdict) => verdict.Policy is { Length: > 0 } policy && policy is not ("none" or "unavailable");
+
     public static void Request(RequestContext context, ChatRequest rendered, Verdict verdict)
+        => context.Trace.RequestBody = RequestBody(context, rendered, verdict.RewrittenRequest, verdict,
+            static (w, r) => OpenAiChatCodec.WriteRequest(w, r, r.Model, stream: false));
+
+    // Embeddings input is guarded as one user message per input; `guarded` maps the guard's rewrite back.
+    public static void Embeddings(RequestContext context, EmbedRequest request, Verdict verdict, Func<EmbedRequest, ChatRequest, EmbedRequest> guarded)
+        => context.Trace.RequestBody = RequestBody(context, request, verdict.RewrittenRequest is { } rewritten ? guarded(request, rewritten) : null, verdict,
+            static (w, r) => OpenAiEmbeddingsCodec.WriteRequest(w, r, r.Model));
+
+    private static string RequestBody<T>(RequestContext context, T rendered, T? rewritten, Verdict verdict, Action<Utf8JsonWriter, T> write) where T : class, IMessage
     {
-        context.Inspected = verdict.Policy is { Length: > 0 } policy && policy != "none";
-        context.Trace.RequestBody = context.Trace.Capture switch
+        context.Inspected = Inspects(verdict);
+        return context.Trace.Capture switch
         {
-            Full => Json(rendered, static (w, r) => OpenAiChatCodec.WriteRequest(w, r, r.Model, stream: false)),
-            Redacted when context.Inspected => Json(verdict.RewrittenRequest ?? rendered, static (w, r) => OpenAiChatCodec.WriteRequest(w, r, r.Model, stream: false)),
+            Full => Json(rendered, write),
+            Redacted when context.Inspected && verdict.Action != Contracts.Guard.V1.Action.Block => Json(rewritten ?? rendered, write),
             _ => "",
         };
     }
@@ -58,29 +74,44 @@ internal static class RequestCapture
         }
     }
 
-    // Streams keep the text the client received (full) or nothing; there is no per-chunk redaction.
-    public static void Chunk(RequestContext context, ChatChunk chunk)
+    // What a stream's trace keeps: null when the policy keeps no response body.
+    public static StreamCapture? Stream(RequestContext context)
     {
-        if (context.Trace.Capture != Full)
+        return KeepsResponse(context) ? context.Stream = new StreamCapture(redacted: context.Trace.Capture == Redacted) : null;
+    }
+
+    private static bool KeepsResponse(RequestContext context)
+        => context.Trace.Capture == Full || (context.Trace.Capture == Redacted && context.Inspected);
+
+    // Embeddings responses are summarised: vectors are large, and derived from the (captured) input.
+    public static void EmbeddingsResponse(RequestContext context, EmbedResponse response)
+    {
+        if (KeepsResponse(context))
         {
-            return;
+            context.Trace.ResponseBody = Json(response, WriteEmbeddingsSummary);
         }
-        var text = context.StreamText ??= new StringBuilder();
-        foreach (var choice in chunk.Choices)
-        {
-            if (choice.Delta is { HasContent: true } delta && text.Length < MaxBodyChars)
-            {
-                text.Append(delta.Content);
-            }
-        }
+    }
+
+    private static void WriteEmbeddingsSummary(Utf8JsonWriter w, EmbedResponse response)
+    {
+        w.WriteStartObject();
+        w.WriteString("object", "list");
+        w.WriteString("model", response.Model);
+        w.WriteNumber("count", response.Data.Count);
+        w.WriteNumber("dimensions", response.Data.Count > 0 ? response.Data[0].Vector.Count : 0);
+        w.WriteStartObject("usage");
+        w.WriteNumber("prompt_tokens", response.Usage?.InputTokens ?? 0);
+        w.WriteNumber("total_tokens", response.Usage?.InputTokens ?? 0);
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     public static void Finish(RequestContext context)
     {
         var trace = context.Trace;
-        if (context.StreamText is { Length: > 0 } text && trace.ResponseBody.Length == 0)
+        if (context.Stream is { HasContent: true } stream && trace.ResponseBody.Length == 0)
         {
-            trace.ResponseBody = Cap(text.ToString());
+            trace.ResponseBody = Json(stream.ToResponse(), OpenAiChatCodec.WriteResponse);
         }
         if (trace.Metadata.TryGetValue("tags", out var tags))
         {

@@ -38,7 +38,8 @@ internal sealed class RequestContext
     // Whether a guard policy inspected the input (redacted capture keeps bodies only then).
     public bool Inspected { get; set; }
 
-    public System.Text.StringBuilder? StreamText { get; set; }
+    // What a stream's trace keeps of the response, when the capture policy keeps a body (RequestCapture.Stream).
+    public StreamCapture? Stream { get; set; }
 
     public TraceEvent Trace { get; }
 

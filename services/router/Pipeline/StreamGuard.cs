@@ -6,25 +6,33 @@ namespace Gateway.Router.Pipeline;
 
 // The streaming side of the guard: per choice, text is (optionally) held until a line or a long run ends and
 // scanned as output, then pseudonyms are restored with any half-received placeholder held back until the
-// next chunk. Tool-call arguments get the same restoring per call. What is held is flushed into the chunk
-// that carries the choice's finish reason, or into one extra chunk at the end.
+// next chunk. Tool-call arguments get the same restoring per call; when output is scanned they are held until
+// the choice ends and scanned whole (as a non-streamed response's are), since a value can span any number of
+// deltas. What is held is flushed into the chunk that carries the choice's finish reason, or into one extra
+// chunk at the end. A redacted trace capture is
+// handed every piece between the scan and the restoring: what the guard let through, placeholders still in.
 internal sealed class StreamGuard
 {
     // Output scanning releases text at a line break, or at a space once this much is waiting.
     private const int ScanWindow = 512;
 
     private readonly IReadOnlyDictionary<string, string>? _pseudonyms;
-    private readonly Func<string, CancellationToken, Task<string>>? _scan;
+    // Scans released text (false) or a call's complete arguments (true) as output; returns what may pass.
+    private readonly Func<string, bool, CancellationToken, Task<string>>? _scan;
+    private readonly StreamCapture? _capture;
     private readonly Dictionary<int, ChoiceState> _choices = [];
 
-    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan)
+    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, bool, CancellationToken, Task<string>>? scan, StreamCapture? capture)
     {
         _pseudonyms = pseudonyms;
         _scan = scan;
+        _capture = capture;
     }
 
-    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, CancellationToken, Task<string>>? scan)
-        => pseudonyms is { Count: > 0 } || scan is not null ? new StreamGuard(pseudonyms is { Count: > 0 } ? pseudonyms : null, scan) : null;
+    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, bool, CancellationToken, Task<string>>? scan, StreamCapture? capture = null)
+        => pseudonyms is { Count: > 0 } || scan is not null
+            ? new StreamGuard(pseudonyms is { Count: > 0 } ? pseudonyms : null, scan, capture?.AttachGuard() == true ? capture : null)
+            : null;
 
     // Non-streaming responses: restore in message text and tool-call arguments.
     public static void Restore(ChatResponse response, IReadOnlyDictionary<string, string>? pseudonyms)
@@ -64,14 +72,22 @@ internal sealed class StreamGuard
                 {
                     delta.Content = await PushAsync(state, delta.Content, cancellationToken);
                 }
-                if (_pseudonyms is not null)
+                foreach (var call in delta.ToolCalls)
                 {
-                    foreach (var call in delta.ToolCalls)
+                    if (call.Arguments.Length == 0)
                     {
-                        if (call.Arguments.Length > 0)
-                        {
-                            call.Arguments = state.Tool(call.Index, _pseudonyms).Push(call.Arguments);
-                        }
+                        continue;
+                    }
+                    if (_scan is not null)
+                    {
+                        state.HeldArguments(call.Index).Append(call.Arguments);
+                        call.Arguments = "";
+                        continue;
+                    }
+                    _capture?.GuardedArguments(choice.Index, call.Index, call.Arguments);
+                    if (_pseudonyms is not null)
+                    {
+                        call.Arguments = state.Tool(call.Index, _pseudonyms).Push(call.Arguments);
                     }
                 }
             }
@@ -107,7 +123,7 @@ internal sealed class StreamGuard
         {
             var held = scan.ToString();
             scan.Clear();
-            text.Append(Restore(state, await _scan!(held, cancellationToken)));
+            text.Append(Restore(state, await _scan!(held, false, cancellationToken)));
         }
         if (state.Restorer is { } restorer)
         {
@@ -116,6 +132,17 @@ internal sealed class StreamGuard
         if (text.Length > 0)
         {
             delta.Content = (delta.HasContent ? delta.Content : "") + text;
+        }
+        foreach (var (index, held) in state.Held ?? [])
+        {
+            if (held.Length == 0)
+            {
+                continue;
+            }
+            var arguments = await _scan!(held.ToString(), true, cancellationToken);
+            held.Clear();
+            _capture?.GuardedArguments(state.Index, index, arguments);
+            delta.ToolCalls.Add(new ToolCallDelta { Index = index, Arguments = _pseudonyms is null ? arguments : Pseudonyms.Restore(arguments, _pseudonyms, json: true) });
         }
         if (state.Tools is { } tools)
         {
@@ -145,11 +172,12 @@ internal sealed class StreamGuard
         }
         var ready = scan.ToString(0, release);
         scan.Remove(0, release);
-        return Restore(state, await _scan(ready, cancellationToken));
+        return Restore(state, await _scan(ready, false, cancellationToken));
     }
 
     private string Restore(ChoiceState state, string text)
     {
+        _capture?.GuardedText(state.Index, text);
         if (_pseudonyms is null)
         {
             return text;
@@ -187,19 +215,35 @@ internal sealed class StreamGuard
     {
         if (!_choices.TryGetValue(index, out var state))
         {
-            state = new ChoiceState();
+            state = new ChoiceState(index);
             _choices[index] = state;
         }
         return state;
     }
 
-    private sealed class ChoiceState
+    private sealed class ChoiceState(int index)
     {
+        public int Index { get; } = index;
+
         public StringBuilder? Scan { get; set; }
 
         public PseudonymStream? Restorer { get; set; }
 
         public Dictionary<int, PseudonymStream>? Tools { get; private set; }
+
+        // Tool-call arguments waiting to be scanned whole, by call index.
+        public SortedDictionary<int, StringBuilder>? Held { get; private set; }
+
+        public StringBuilder HeldArguments(int index)
+        {
+            Held ??= [];
+            if (!Held.TryGetValue(index, out var held))
+            {
+                held = new StringBuilder();
+                Held[index] = held;
+            }
+            return held;
+        }
 
         public PseudonymStream Tool(int index, IReadOnlyDictionary<string, string> pseudonyms)
         {

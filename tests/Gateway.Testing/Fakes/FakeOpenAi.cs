@@ -115,8 +115,8 @@ public sealed class FakeOpenAi : FakeUpstream
         ["prompt_tokens"] = reply.InputTokens,
         ["completion_tokens"] = reply.OutputTokens,
         ["total_tokens"] = reply.InputTokens + reply.OutputTokens,
-        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = 0 },
-        ["completion_tokens_details"] = new JsonObject { ["reasoning_tokens"] = 0 },
+        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = reply.CachedInputTokens },
+        ["completion_tokens_details"] = new JsonObject { ["reasoning_tokens"] = reply.ReasoningTokens },
     };
 
     private IEnumerable<string> StreamFrames(FakeReply reply, JsonObject request)

@@ -17,6 +17,11 @@ public sealed record FakeReply
 
     public int OutputTokens { get; init; } = 7;
 
+    // Of the input tokens, served from the provider's prompt cache; of the output tokens, spent reasoning.
+    public int CachedInputTokens { get; init; }
+
+    public int ReasoningTokens { get; init; }
+
     // For streams: stop after this many content chunks and drop the connection (a broken stream).
     public int? DropAfterChunks { get; init; }
 

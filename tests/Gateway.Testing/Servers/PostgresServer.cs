@@ -1,30 +1,37 @@
 using System.Diagnostics;
 using System.Globalization;
+using Testcontainers.PostgreSql;
 
 namespace Gateway.Testing.Servers;
 
-// A real PostgreSQL cluster for one test class: initdb into a temp directory, pg_ctl start on a free
-// loopback port (as the `postgres` user when the tests run as root, which PostgreSQL refuses), pg_ctl stop
-// at the end (it signals the postmaster by the PID in its pid file).
+// A real PostgreSQL for one test class (ExternalServer): a `postgres` container where Docker answers, else a local
+// cluster: initdb into a temp directory, pg_ctl start on a free loopback port (as the `postgres` user when the
+// tests run as root, which PostgreSQL refuses), pg_ctl stop at the end (it signals the postmaster by the PID in
+// its pid file).
 public sealed class PostgresServer : IAsyncDisposable
 {
-    private readonly string _bin;
-    private readonly string _data;
-    private readonly bool _asPostgresUser;
+    public const string Image = "postgres:17-alpine";
 
-    private PostgresServer(string bin, string data, int port, bool asPostgresUser)
+    private readonly IAsyncDisposable _server;
+
+    private PostgresServer(IAsyncDisposable server, string uri)
     {
-        _bin = bin;
-        _data = data;
-        Port = port;
-        _asPostgresUser = asPostgresUser;
+        _server = server;
+        Uri = uri;
     }
 
-    public int Port { get; }
+    public string Uri { get; }
 
-    public string Uri => $"postgres://postgres@127.0.0.1:{Port}/postgres";
+    public static Task<PostgresServer> StartAsync() => ExternalServer.StartAsync("PostgreSQL", StartContainerAsync, StartLocalAsync);
 
-    public static async Task<PostgresServer> StartAsync()
+    public static async Task<PostgresServer> StartContainerAsync(CancellationToken cancellationToken)
+    {
+        var container = new PostgreSqlBuilder(Image).WithUsername("postgres").WithPassword("postgres").WithDatabase("postgres").Build();
+        await container.StartAsync(cancellationToken);
+        return new PostgresServer(container, string.Create(CultureInfo.InvariantCulture, $"postgres://postgres:postgres@{container.Hostname}:{container.GetMappedPublicPort(PostgreSqlBuilder.PostgreSqlPort)}/postgres"));
+    }
+
+    public static async Task<PostgresServer> StartLocalAsync()
     {
         var initdb = ServerBinary.Require("PostgreSQL", "/usr/lib/postgresql/*/bin/initdb", "initdb");
         var bin = Path.GetDirectoryName(initdb)!;
@@ -40,7 +47,8 @@ public sealed class PostgresServer : IAsyncDisposable
         await RunAsync(Path.Combine(bin, "initdb"), root, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync");
         var options = string.Create(CultureInfo.InvariantCulture, $"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off");
         await RunAsync(Path.Combine(bin, "pg_ctl"), root, "-D", data, "-o", options, "-l", Path.Combine(directory, "log"), "-w", "-t", "60", "start");
-        return new PostgresServer(bin, data, port, root);
+        return new PostgresServer(new LocalServer(() => new ValueTask(RunAsync(Path.Combine(bin, "pg_ctl"), root, "-D", data, "-m", "fast", "-w", "stop"))),
+            $"postgres://postgres@127.0.0.1:{port}/postgres");
     }
 
     private static async Task RunAsync(string file, bool asPostgresUser, params string[] arguments)
@@ -73,8 +81,5 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await RunAsync(Path.Combine(_bin, "pg_ctl"), _asPostgresUser, "-D", _data, "-m", "fast", "-w", "stop");
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -1,23 +1,35 @@
 using System.Diagnostics;
+using System.Globalization;
+using Testcontainers.Redis;
 
 namespace Gateway.Testing.Servers;
 
-// A real redis-server for one test class: a free loopback port, no persistence, stopped by its PID.
+// A real Redis for one test class (ExternalServer): a `redis` container where Docker answers, else a local
+// redis-server on a free loopback port, no persistence, stopped by its PID.
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    public const string Image = "redis:7.4-alpine";
 
-    private RedisServer(Process process, int port)
+    private readonly IAsyncDisposable _server;
+
+    private RedisServer(IAsyncDisposable server, string uri)
     {
-        _process = process;
-        Port = port;
+        _server = server;
+        Uri = uri;
     }
 
-    public int Port { get; }
+    public string Uri { get; }
 
-    public string Uri => $"redis://127.0.0.1:{Port}";
+    public static Task<RedisServer> StartAsync() => ExternalServer.StartAsync("Redis", StartContainerAsync, StartLocalAsync);
 
-    public static async Task<RedisServer> StartAsync()
+    public static async Task<RedisServer> StartContainerAsync(CancellationToken cancellationToken)
+    {
+        var container = new RedisBuilder(Image).Build();
+        await container.StartAsync(cancellationToken);
+        return new RedisServer(container, string.Create(CultureInfo.InvariantCulture, $"redis://{container.Hostname}:{container.GetMappedPublicPort(RedisBuilder.RedisPort)}"));
+    }
+
+    public static async Task<RedisServer> StartLocalAsync()
     {
         var binary = ServerBinary.Require("redis-server", "redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server");
         var port = FreePort.Get();
@@ -30,7 +42,7 @@ public sealed class RedisServer : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = directory,
         };
-        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", directory })
+        foreach (var argument in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", directory })
         {
             info.ArgumentList.Add(argument);
         }
@@ -57,16 +69,16 @@ public sealed class RedisServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         await ready.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        return new RedisServer(process, port);
+        return new RedisServer(new LocalServer(async () =>
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            process.Dispose();
+        }), $"redis://127.0.0.1:{port}");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        }
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -69,25 +69,7 @@ public sealed class AdminTracesTests : IAsyncLifetime
         }
         var result = await chat.CompleteChatAsync([new UserChatMessage(prompt)], options, Ct);
         var requestId = result.GetRawResponse().Headers.TryGetValue("x-request-id", out var id) ? id! : throw new InvalidOperationException("no x-request-id");
-        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        async Task CheckAsync()
-        {
-            if (await ingestor.Store.GetAsync(requestId, CancellationToken.None) is not null)
-            {
-                stored.TrySetResult();
-            }
-        }
-        void OnWritten(int count) => _ = CheckAsync();
-        ingestor.Written += OnWritten;
-        try
-        {
-            await CheckAsync();
-            await stored.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
-        }
-        finally
-        {
-            ingestor.Written -= OnWritten;
-        }
+        await AdminApi.WaitStoredAsync(gateway, requestId);
         return requestId;
     }
 

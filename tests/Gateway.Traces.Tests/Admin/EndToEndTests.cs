@@ -10,7 +10,7 @@ using OpenAI.Chat;
 
 namespace Gateway.Traces.Tests.Admin;
 
-public sealed class EndToEndTests(ChdbFixture chdb)
+public sealed class EndToEndTests(ClickHouseFixture clickHouse)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -20,15 +20,15 @@ public sealed class EndToEndTests(ChdbFixture chdb)
     [Fact]
     public async Task ChatRequest_WithClickHouseStore_InClickHouseAndTheAdminApiWithinSeconds()
     {
-        var database = chdb.NewDatabase();
+        var database = clickHouse.NewDatabase();
         await using var upstream = await FakeOpenAi.StartNewAsync();
-        await using var gateway = await TestGateway.StartAsync(AdminTracesTests.GatewayYaml(upstream), traces: chdb.Require().Uri(database));
+        await using var gateway = await TestGateway.StartAsync(AdminTracesTests.GatewayYaml(upstream), traces: clickHouse.Require().Uri(database));
         var started = Stopwatch.StartNew();
 
         var id = await AdminTracesTests.ChatAndWaitAsync(gateway, Chat(gateway, "full-key-0123456789abcdef"), "Bonjour", new Dictionary<string, string> { ["ticket"] = "CH-1" });
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
 
-        await using var reader = ClickHouseTraceStore.Open(chdb.Require().Uri(database), 30, TimeProvider.System);
+        await using var reader = ClickHouseTraceStore.Open(clickHouse.Require().Uri(database), 30, TimeProvider.System);
         var row = Assert.Single(await reader.RawAsync($$"""
             SELECT team, project, user, served_model, provider, deployment, status, input_tokens, output_tokens, cost_usd, total_ms,
                    length(attempts) AS attempts, capture, metadata['ticket'] AS ticket, request_body != '' AS has_body

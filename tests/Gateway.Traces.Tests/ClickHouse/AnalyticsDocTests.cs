@@ -5,7 +5,7 @@ using Gateway.Traces.Storage;
 namespace Gateway.Traces.Tests.ClickHouse;
 
 // Every query in docs/analytics.md runs against the schema, with data in it.
-public sealed partial class AnalyticsDocTests(ChdbFixture chdb)
+public sealed partial class AnalyticsDocTests(ClickHouseFixture clickHouse)
 {
     [GeneratedRegex("```sql\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex SqlBlock();
@@ -25,7 +25,7 @@ public sealed partial class AnalyticsDocTests(ChdbFixture chdb)
     [MemberData(nameof(Queries))]
     public async Task AnalyticsDoc_Query_RunsAgainstTheSchema(int index)
     {
-        await using var store = await chdb.NewStoreAsync();
+        await using var store = await clickHouse.NewStoreAsync();
         // Recent data, so the "last day" queries return rows too.
         var traces = TraceData.Make(200, "doc");
         var shift = TimeProvider.System.GetUtcNow().AddHours(-2) - TraceData.Start;

@@ -3,10 +3,10 @@ using System.Text.RegularExpressions;
 
 namespace Gateway.Traces.Tests.ClickHouse;
 
-// A real, current ClickHouse engine for tests: tests/tools/chdb-http.js serves ClickHouse's HTTP interface over
+// The current ClickHouse engine without Docker: tests/tools/chdb-http.js serves ClickHouse's HTTP interface over
 // chdb (libchdb.so from npm `chdb`, installed by .ci/run with `npm ci` in tests/tools). The real ClickHouse.Driver
 // talks to it exactly as to a server. Each instance has its own data directory and port.
-public sealed partial class ChdbServer : IAsyncDisposable
+public sealed partial class ChdbServer : ClickHouseServer
 {
     private readonly Process _process;
     private readonly string _dataDirectory;
@@ -24,7 +24,7 @@ public sealed partial class ChdbServer : IAsyncDisposable
 
     public int ControlPort { get; }
 
-    public string Uri(string database) => $"clickhouse://default:@127.0.0.1:{Port}/{database}";
+    public override string Uri(string database) => $"clickhouse://default:@127.0.0.1:{Port}/{database}";
 
     public static string? ToolsDirectory()
     {
@@ -46,7 +46,7 @@ public sealed partial class ChdbServer : IAsyncDisposable
             : !Directory.Exists(Path.Combine(tools, "node_modules", "chdb")) ? "npm package chdb is not installed: run `npm ci --prefix tests/tools` (.ci/run does)"
             : null;
 
-    public static async Task<ChdbServer> StartAsync()
+    public static async Task<ChdbServer> StartLocalAsync()
     {
         if (MissingReason() is { } reason)
         {
@@ -99,14 +99,14 @@ public sealed partial class ChdbServer : IAsyncDisposable
     [GeneratedRegex(@"^listening (\d+) control (\d+)")]
     private static partial Regex ListeningLine();
 
-    // Takes the store away (listener closed, connections cut: clients get "connection refused") or brings it back.
-    public async Task SetAvailableAsync(bool available)
+    // The listener closes and connections are cut, or it listens again.
+    public override async Task SetAvailableAsync(bool available)
     {
         using var response = await _control.PostAsync(new Uri($"http://127.0.0.1:{ControlPort}/__outage?down={(available ? 0 : 1)}"), null);
         response.EnsureSuccessStatusCode();
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         _control.Dispose();
         try

@@ -4,8 +4,8 @@ using Gateway.Traces.Storage;
 
 namespace Gateway.Traces.Tests.ClickHouse;
 
-// Schema, batch insert, dedup and rollups against the current ClickHouse engine (chdb) via ClickHouse.Driver.
-public sealed class ClickHouseSchemaTests(ChdbFixture chdb)
+// Schema, batch insert, dedup and rollups against a current ClickHouse (container or chdb, see ClickHouseServer) via ClickHouse.Driver.
+public sealed class ClickHouseSchemaTests(ClickHouseFixture clickHouse)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -15,7 +15,7 @@ public sealed class ClickHouseSchemaTests(ChdbFixture chdb)
     [Fact]
     public async Task MigrateAsync_FreshDatabase_CreatesVersionedSchemaOnce()
     {
-        await using var store = await chdb.NewStoreAsync();
+        await using var store = await clickHouse.NewStoreAsync();
         await store.MigrateAsync(Ct);
         await store.MigrateAsync(Ct);
 
@@ -45,12 +45,12 @@ public sealed class ClickHouseSchemaTests(ChdbFixture chdb)
     [Fact]
     public async Task MigrateAsync_RetentionChanged_MovesTheTtl()
     {
-        var database = chdb.NewDatabase();
-        await using (var first = ClickHouseTraceStore.Open(chdb.Require().Uri(database), 30, TimeProvider.System))
+        var database = clickHouse.NewDatabase();
+        await using (var first = ClickHouseTraceStore.Open(clickHouse.Require().Uri(database), 30, TimeProvider.System))
         {
             await first.MigrateAsync(Ct);
         }
-        await using var second = ClickHouseTraceStore.Open(chdb.Require().Uri(database), 7, TimeProvider.System);
+        await using var second = ClickHouseTraceStore.Open(clickHouse.Require().Uri(database), 7, TimeProvider.System);
         await second.MigrateAsync(Ct);
         var engine = (string)(await second.RawAsync($"SELECT engine_full FROM system.tables WHERE database = '{database}' AND name = 'traces'", Ct)).Single()["engine_full"]!;
         Assert.Contains("toIntervalDay(7)", engine, StringComparison.Ordinal);
@@ -59,7 +59,7 @@ public sealed class ClickHouseSchemaTests(ChdbFixture chdb)
     [Fact]
     public async Task WriteAsync_LargeBatch_EveryRowLandsWithRollups()
     {
-        await using var store = await chdb.NewStoreAsync();
+        await using var store = await clickHouse.NewStoreAsync();
         var traces = TraceData.Make(2000, "bulk");
         await store.WriteAsync(traces, TraceIngestor.BatchToken(traces), Ct);
 
@@ -78,7 +78,7 @@ public sealed class ClickHouseSchemaTests(ChdbFixture chdb)
     [Fact]
     public async Task WriteAsync_SameBatchRetried_DroppedBeforeTheTableAndTheRollups()
     {
-        await using var store = await chdb.NewStoreAsync();
+        await using var store = await clickHouse.NewStoreAsync();
         var batch = TraceData.Make(250, "retry");
         var token = TraceIngestor.BatchToken(batch);
         // The first insert landed but its answer was lost; the ingestor retries the same batch.
@@ -95,7 +95,7 @@ public sealed class ClickHouseSchemaTests(ChdbFixture chdb)
     [Fact]
     public async Task WriteAsync_ReplayedEvent_ReplacedAtMerge()
     {
-        await using var store = await chdb.NewStoreAsync();
+        await using var store = await clickHouse.NewStoreAsync();
         var traces = TraceData.Make(40, "merge");
         await store.WriteAsync(traces, TraceIngestor.BatchToken(traces), Ct);
         await store.WriteAsync(traces[..10], TraceIngestor.BatchToken(traces[..10]), Ct);

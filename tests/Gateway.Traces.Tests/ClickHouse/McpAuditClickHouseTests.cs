@@ -12,8 +12,8 @@ using OpenAI;
 namespace Gateway.Traces.Tests.ClickHouse;
 
 // MCP audit rows in the mesh's store: the MCP service publishes them on the bus, the traces service writes them
-// to ClickHouse (chdb here), the admin API reads them back, and they join the model call that asked for the tool.
-public sealed class McpAuditClickHouseTests(ChdbFixture chdb)
+// to ClickHouse (container or chdb), the admin API reads them back, and they join the model call that asked for the tool.
+public sealed class McpAuditClickHouseTests(ClickHouseFixture clickHouse)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -27,7 +27,7 @@ public sealed class McpAuditClickHouseTests(ChdbFixture chdb)
     {
         var everything = EverythingServer();
         Assert.SkipWhen(everything is null, "Run `npm ci --prefix tests/mcp-servers` first (.ci/run does).");
-        var database = chdb.NewDatabase();
+        var database = clickHouse.NewDatabase();
         await using var upstream = await FakeOpenAi.StartNewAsync();
         await using var gateway = await TestGateway.StartAsync($$"""
             {{AdminTracesTests.GatewayYaml(upstream)}}
@@ -36,7 +36,7 @@ public sealed class McpAuditClickHouseTests(ChdbFixture chdb)
                 everything: { transport: stdio, command: node, args: ["{{everything}}"] }
               rules:
                 - { teams: [research], allow: ["*"] }
-            """, traces: chdb.Require().Uri(database));
+            """, traces: clickHouse.Require().Uri(database));
         const string key = "full-key-0123456789abcdef";
         var chat = new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(gateway.HttpBase, "/v1") }).GetChatClient("gpt-4o");
         var requestId = await AdminTracesTests.ChatAndWaitAsync(gateway, chat, "Which tool should I call?");
@@ -77,7 +77,7 @@ public sealed class McpAuditClickHouseTests(ChdbFixture chdb)
         Assert.Equal("full", row.GetProperty("principal").GetString());
         Assert.Equal(requestId, row.GetProperty("trace_id").GetString());
 
-        await using var store = ClickHouseTraceStore.Open(chdb.Require().Uri(database), 30, TimeProvider.System);
+        await using var store = ClickHouseTraceStore.Open(clickHouse.Require().Uri(database), 30, TimeProvider.System);
         var joined = Assert.Single(await store.RawAsync("""
             SELECT a.principal AS principal, a.team AS team, toString(a.outcome) AS outcome, a.justification AS justification,
                    t.request_id AS request_id, t.served_model AS served_model
@@ -96,7 +96,7 @@ public sealed class McpAuditClickHouseTests(ChdbFixture chdb)
     [Fact]
     public async Task Store_MixedBatch_TracesAndAuditRowsLandInTheirTablesOnceEvenWhenRetried()
     {
-        await using var store = await chdb.NewStoreAsync();
+        await using var store = await clickHouse.NewStoreAsync();
         var traces = TraceData.Make(3, "mix");
         var audit = new Contracts.Traces.V1.McpAuditEvent
         {

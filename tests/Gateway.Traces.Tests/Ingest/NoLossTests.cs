@@ -13,11 +13,11 @@ namespace Gateway.Traces.Tests.Ingest;
 public sealed class NoLossTests : IAsyncLifetime
 {
     private readonly string _spool = Path.Combine(Path.GetTempPath(), "gateway-spool-tests", Guid.NewGuid().ToString("N"));
-    private ChdbServer? _server;
+    private ClickHouseServer? _server;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync() => _server = await ChdbServer.StartAsync();
+    public async ValueTask InitializeAsync() => _server = await ClickHouseServer.StartAsync();
 
     private TracesConfig Options(int memoryLimit) => new()
     {

@@ -1,41 +1,45 @@
-using Gateway.Common.Configuration;
+using Gateway.Testing.Servers;
 using Gateway.Traces.Storage;
 
-[assembly: AssemblyFixture(typeof(Gateway.Traces.Tests.ClickHouse.ChdbFixture))]
+[assembly: AssemblyFixture(typeof(Gateway.Traces.Tests.ClickHouse.ClickHouseFixture))]
 
 namespace Gateway.Traces.Tests.ClickHouse;
 
-// One chdb engine for the assembly (loading libchdb.so costs seconds); each test uses its own database.
-public sealed class ChdbFixture : IAsyncLifetime
+// One ClickHouse for the assembly (a container, or chdb: loading libchdb.so costs seconds); each test uses its own
+// database.
+public sealed class ClickHouseFixture : IAsyncLifetime
 {
-    private ChdbServer? _server;
+    private ClickHouseServer? _server;
     private Exception? _failure;
+    private string? _missing;
     private int _databases;
 
-    public ChdbServer Server => _server ?? throw new InvalidOperationException("chdb did not start", _failure);
+    public ClickHouseServer Server => _server ?? throw new InvalidOperationException("ClickHouse did not start", _failure);
 
     public async ValueTask InitializeAsync()
     {
-        if (ChdbServer.MissingReason() is not null && Environment.GetEnvironmentVariable("CI") is not { Length: > 0 })
+        // Without Docker and without the npm packages on a developer laptop, the tests that need it skip.
+        if (!(await ExternalServer.DockerAsync()).Available && ChdbServer.MissingReason() is { } reason && Environment.GetEnvironmentVariable("CI") is not { Length: > 0 })
         {
+            _missing = reason;
             return;
         }
         try
         {
-            _server = await ChdbServer.StartAsync();
+            _server = await ClickHouseServer.StartAsync();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Reported by the tests that need it (a skip on a laptop without npm packages, a failure in CI).
+            // Reported by the tests that need it.
             _failure = e;
         }
     }
 
-    public ChdbServer Require()
+    public ClickHouseServer Require()
     {
-        if (_server is null && _failure is null && ChdbServer.MissingReason() is { } reason)
+        if (_missing is not null)
         {
-            Assert.Skip(reason);
+            Assert.Skip(_missing);
         }
         return Server;
     }
