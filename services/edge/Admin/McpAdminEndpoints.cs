@@ -83,6 +83,10 @@ public static class McpAdminEndpoints
         {
             return Results.Json(new McpAdminError("Expected a JSON object: {\"name\", \"transport\", \"url\" | \"command\", \"args\", \"env\", \"headers\"}."), McpAdminJson.Default.McpAdminError, statusCode: 400);
         }
+        if (body.Name is { Length: > MaxServerNameLength })
+        {
+            return BadRequest($"name: at most {MaxServerNameLength} characters.");
+        }
         var server = new McpServerConfig
         {
             Transport = body.Transport ?? "",
@@ -105,6 +109,7 @@ public static class McpAdminEndpoints
     }
 
     private const int MaxAuditLimit = 1000;
+    private const int MaxServerNameLength = 128;
 
     private static bool TryTime(string? text, out DateTimeOffset? time)
     {
