@@ -59,9 +59,7 @@ public sealed class GrpcHostileInputTests(HostileGateway fixture) : IDisposable
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];
 
-    // Bytes that are no protobuf message at all. grpc-dotnet decodes the request before any gateway code runs
-    // and answers UNKNOWN ("Exception was thrown by handler"), not INVALID_ARGUMENT: a known gap (see
-    // docs/security.md). What holds: refused, nothing changes, the gateway keeps serving.
+    // Bytes that are no protobuf message at all (refused before grpc-dotnet's own decoding, which would say UNKNOWN).
     private static readonly Dictionary<string, byte[]> Undecodable = new()
     {
         ["garbage bytes"] = [0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x01],
@@ -74,8 +72,18 @@ public sealed class GrpcHostileInputTests(HostileGateway fixture) : IDisposable
 
     [Theory]
     [MemberData(nameof(UndecodableNames))]
-    public async Task Chat_UndecodableBytes_IsRefusedAndChangesNothing(string caseName)
-        => await RunAsync(ChatMethod, Undecodable[caseName], StatusCode.Unknown, richStatus: false);
+    public async Task Chat_UndecodableBytes_IsInvalidArgumentAndChangesNothing(string caseName)
+        => await RunAsync(ChatMethod, Undecodable[caseName], StatusCode.InvalidArgument);
+
+    [Theory]
+    [MemberData(nameof(UndecodableNames))]
+    public async Task ChatStream_UndecodableBytes_IsInvalidArgumentAndChangesNothing(string caseName)
+        => await RunAsync(StreamMethod, Undecodable[caseName], StatusCode.InvalidArgument);
+
+    [Theory]
+    [MemberData(nameof(UndecodableNames))]
+    public async Task Embed_UndecodableBytes_IsInvalidArgumentAndChangesNothing(string caseName)
+        => await RunAsync(EmbedMethod, Undecodable[caseName], StatusCode.InvalidArgument);
 
     [Theory]
     [MemberData(nameof(CaseNames))]
