@@ -267,10 +267,17 @@ public sealed class BudgetLedger(
         return list;
     }
 
+    public const double MaxAdjustmentUsd = 1_000_000_000;
+
     public async Task<BudgetStatus> AdjustBudgetAsync(AdjustBudgetRequest request, CancellationToken cancellationToken)
     {
         var budget = config.Current.Budgets.FirstOrDefault(b => b.Name == request.Name)
             ?? throw new GatewayException(ErrorKind.NotFound, $"No budget named '{request.Name}' is configured.", "name");
+        // Counters hold nano-dollars in 64 bits; an amount past this bound is a typo, and would overflow them.
+        if (!double.IsFinite(request.AmountUsd) || Math.Abs(request.AmountUsd) > MaxAdjustmentUsd)
+        {
+            throw GatewayException.BadRequest($"'amount_usd' must be a number from -{MaxAdjustmentUsd:0} to {MaxAdjustmentUsd:0}.", "amount_usd");
+        }
         var (start, _) = Period(budget, time.GetUtcNow());
         await SeedAsync(budget.Name, start, cancellationToken);
         var delta = ToNanos((decimal)request.AmountUsd, ceiling: false);

@@ -91,7 +91,8 @@ public static class RouterService
 
     public static IEndpointRouteBuilder MapRouter(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGrpcService<InferenceGrpcService>();
+        var config = endpoints.ServiceProvider.GetRequiredService<ConfigMonitor>().Current;
+        endpoints.MapGrpcService<InferenceGrpcService>().RefuseUndecodableRequests(config.Server.MaxRequestBodyBytes);
         return endpoints;
     }
 }

@@ -54,15 +54,16 @@ public static class BudgetAdmin
         double amount;
         try
         {
-            using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
-            if (!body.RootElement.TryGetProperty("amount_usd", out var value) || !value.TryGetDouble(out amount) || !double.IsFinite(amount))
-            {
-                throw new JsonException();
-            }
+            // Read within the body limits like every other route; the amount must be a finite number.
+            using var body = await RequestBody.ReadJsonAsync(context, config.Current);
+            amount = JsonRead.RequireObject(body.RootElement, "body").TryGetProperty("amount_usd", out var value)
+                && value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var number) && double.IsFinite(number)
+                    ? number
+                    : throw GatewayException.BadRequest("Expected a JSON body {\"amount_usd\": number} (positive books spend, negative credits it).", "amount_usd");
         }
-        catch (JsonException)
+        catch (GatewayException e)
         {
-            await ErrorWriter.WriteAsync(context, GatewayException.BadRequest("Expected a JSON body {\"amount_usd\": number} (positive books spend, negative credits it).", "amount_usd"), ErrorShape.OpenAi);
+            await ErrorWriter.WriteAsync(context, e, ErrorShape.OpenAi);
             return;
         }
         try

@@ -39,11 +39,13 @@ public static class GuardAdminEndpoints
                     throw GatewayException.BadRequest("Send a JSON object with \"text\" (a string), and optionally \"policy\", \"output\", \"team\", \"project\", \"environment\".", "text");
                 }
                 request.Text = text.GetString()!;
-                request.Policy = String(root, "policy");
-                request.Output = root.TryGetProperty("output", out var output) && output.ValueKind == JsonValueKind.True;
-                request.Principal.Team = String(root, "team");
-                request.Principal.Project = String(root, "project");
-                request.Principal.Environment = String(root, "environment");
+                // Optional fields of the wrong type are refused, not read as absent: a policy author would
+                // otherwise see the verdict of a different policy than the one asked for.
+                request.Policy = JsonRead.String(root, "policy", "policy") ?? "";
+                request.Output = JsonRead.Bool(root, "output", "output") ?? false;
+                request.Principal.Team = JsonRead.String(root, "team", "team") ?? "";
+                request.Principal.Project = JsonRead.String(root, "project", "project") ?? "";
+                request.Principal.Environment = JsonRead.String(root, "environment", "environment") ?? "";
             }
             if (request.Policy.Length > 0 && !config.Current.Guard.Policies.ContainsKey(request.Policy))
             {
@@ -85,9 +87,6 @@ public static class GuardAdminEndpoints
             await ErrorWriter.WriteAsync(context, e, ErrorShape.OpenAi);
         }
     }
-
-    private static string String(JsonElement root, string name)
-        => root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
 
     private static string ActionName(Contracts.Guard.V1.Action action) => action switch
     {

@@ -47,10 +47,20 @@ public static class McpAdminEndpoints
                 ? Results.Json(new McpAdminError($"MCP server '{name}' has no tool '{tool}'."), McpAdminJson.Default.McpAdminError, statusCode: 404)
                 : Results.Json(Describe(server, catalog), McpAdminJson.Default.McpServerView);
         });
-        group.MapGet("/audit", async (string? principal, string? server, string? tool, string? outcome, DateTimeOffset? since, DateTimeOffset? until, int? limit,
+        group.MapGet("/audit", async (string? principal, string? server, string? tool, string? outcome, string? since, string? until, string? limit,
             IMcpAuditStore audit, CancellationToken cancellationToken) =>
         {
-            var rows = await audit.QueryAuditAsync(new McpAuditFilter { Principal = principal, Server = server, Tool = tool, Outcome = outcome, Since = since, Until = until, Limit = limit ?? 100 }, cancellationToken);
+            // Query values are parsed here, not bound by the framework, so a bad one gets an error body that names it.
+            if (!TryTime(since, out var from) || !TryTime(until, out var to))
+            {
+                return BadRequest("since and until must be ISO 8601 times, e.g. 2026-11-27T10:00:00Z.");
+            }
+            var rowLimit = 100;
+            if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out rowLimit) || rowLimit is < 1 or > MaxAuditLimit))
+            {
+                return BadRequest($"limit must be a whole number from 1 to {MaxAuditLimit}.");
+            }
+            var rows = await audit.QueryAuditAsync(new McpAuditFilter { Principal = principal, Server = server, Tool = tool, Outcome = outcome, Since = from, Until = to, Limit = rowLimit }, cancellationToken);
             return Results.Json(new McpAuditPage([.. rows.Select(McpAuditSink.FromEvent)]), McpAdminJson.Default.McpAuditPage);
         });
         return endpoints;
@@ -70,6 +80,10 @@ public static class McpAdminEndpoints
         if (body is null)
         {
             return Results.Json(new McpAdminError("Expected a JSON object: {\"name\", \"transport\", \"url\" | \"command\", \"args\", \"env\", \"headers\"}."), McpAdminJson.Default.McpAdminError, statusCode: 400);
+        }
+        if (body.Name is { Length: > MaxServerNameLength })
+        {
+            return BadRequest($"name: at most {MaxServerNameLength} characters.");
         }
         var server = new McpServerConfig
         {
@@ -91,6 +105,27 @@ public static class McpAdminEndpoints
             ? Results.Json(new McpAdminError($"An MCP server named '{body.Name}' is already registered."), McpAdminJson.Default.McpAdminError, statusCode: 409)
             : Results.Json(Describe(connection, catalog), McpAdminJson.Default.McpServerView, statusCode: 201);
     }
+
+    private const int MaxAuditLimit = 1000;
+    private const int MaxServerNameLength = 128;
+
+    private static bool TryTime(string? text, out DateTimeOffset? time)
+    {
+        time = null;
+        if (text is null)
+        {
+            return true;
+        }
+        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed))
+        {
+            time = parsed;
+            return true;
+        }
+        return false;
+    }
+
+    private static IResult BadRequest(string message)
+        => Results.Json(new McpAdminError(message), McpAdminJson.Default.McpAdminError, statusCode: 400);
 
     private static IResult NotFound(string name)
         => Results.Json(new McpAdminError($"No MCP server named '{name}'."), McpAdminJson.Default.McpAdminError, statusCode: 404);

@@ -44,7 +44,8 @@ public static class PromptsAdminEndpoints
         group.MapPut("/{name}/labels/{label}", (HttpContext c, IPromptService p, string name, string label) => RunAsync(c, async caller =>
         {
             using var body = await BodyAsync(c);
-            var version = body.RootElement.TryGetProperty("version", out var v) && v.TryGetInt32(out var number) && number > 0
+            var version = JsonRead.RequireObject(body.RootElement, "body").TryGetProperty("version", out var v)
+                && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var number) && number > 0
                 ? number
                 : throw GatewayException.BadRequest("Expected a JSON body {\"version\": N}.", "version");
             return Proto(await p.SetLabelAsync(new SetLabelRequest { Name = name, Label = label, Version = version, Actor = caller.Actor, Admin = caller.Admin }, c.RequestAborted));
@@ -103,8 +104,12 @@ public static class PromptsAdminEndpoints
     private static async Task<string> CreateVersionAsync(HttpContext context, IPromptService prompts, string name, Caller caller)
     {
         using var body = await BodyAsync(context);
-        var root = JsonNode.Parse(body.RootElement.GetRawText()) as JsonObject ?? throw GatewayException.BadRequest("Expected a JSON object: the version's definition, with an optional \"message\".", "body");
-        var message = root["message"] is { } m && m.GetValueKind() == JsonValueKind.String ? m.GetValue<string>() : "";
+        if (body.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw GatewayException.BadRequest("Expected a JSON object: the version's definition, with an optional \"message\".", "body");
+        }
+        var message = JsonRead.String(body.RootElement, "message", "message") ?? "";
+        var root = JsonObject.Create(body.RootElement)!;
         root.Remove("message");
         var response = await prompts.CreateVersionAsync(new CreateVersionRequest { Name = name, DefinitionJson = root.ToJsonString(), Message = message, Author = caller.Actor }, context.RequestAborted);
         context.Response.StatusCode = response.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
@@ -114,8 +119,8 @@ public static class PromptsAdminEndpoints
     private static async Task<string> StartExperimentAsync(HttpContext context, IPromptService prompts, string name, Caller caller)
     {
         using var body = await BodyAsync(context);
-        var root = body.RootElement;
-        string Text(string key) => root.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
+        var root = JsonRead.RequireObject(body.RootElement, "body");
+        string Text(string key) => JsonRead.String(root, key, key) ?? "";
         var request = new StartExperimentRequest { Id = Text("id"), Prompt = name, Label = Text("label"), Sticky = Text("sticky"), Actor = caller.Actor, Admin = caller.Admin };
         if (!root.TryGetProperty("arms", out var arms) || arms.ValueKind != JsonValueKind.Array)
         {
@@ -127,14 +132,14 @@ public static class PromptsAdminEndpoints
             var path = $"arms[{index++}]";
             if (arm.ValueKind != JsonValueKind.Object
                 || !arm.TryGetProperty("name", out var armName) || armName.ValueKind != JsonValueKind.String
-                || !arm.TryGetProperty("version", out var version) || !version.TryGetInt32(out var versionNumber))
+                || !arm.TryGetProperty("version", out var version) || version.ValueKind != JsonValueKind.Number || !version.TryGetInt32(out var versionNumber))
             {
                 throw GatewayException.BadRequest($"{path} must be {{\"name\": string, \"version\": integer, \"weight\": integer}}.", path, "invalid_experiment");
             }
             var weight = 1;
-            if (arm.TryGetProperty("weight", out var w) && !w.TryGetInt32(out weight))
+            if (arm.TryGetProperty("weight", out var w) && (w.ValueKind != JsonValueKind.Number || !w.TryGetInt32(out weight) || weight < 0))
             {
-                throw GatewayException.BadRequest($"{path}.weight must be a whole number.", $"{path}.weight", "invalid_experiment");
+                throw GatewayException.BadRequest($"{path}.weight must be a whole number, 0 or more.", $"{path}.weight", "invalid_experiment");
             }
             request.Arms.Add(new Arm { Name = armName.GetString()!, Version = versionNumber, Weight = weight });
         }

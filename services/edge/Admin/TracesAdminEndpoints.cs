@@ -13,6 +13,7 @@ namespace Gateway.Edge.Admin;
 public static class TracesAdminEndpoints
 {
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true).WithFormatDefaultValues(true));
+    private static readonly long MaxUnixMilliseconds = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
     public static IEndpointRouteBuilder MapTracesAdmin(this IEndpointRouteBuilder endpoints)
     {
@@ -146,7 +147,8 @@ public static class TracesAdminEndpoints
         {
             if (Text(name) is { } value)
             {
-                if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+                // Unix milliseconds only within DateTimeOffset's range (years 1 to 9999); beyond it is no time.
+                if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms <= MaxUnixMilliseconds)
                 {
                     set(DateTimeOffset.FromUnixTimeMilliseconds(ms));
                 }

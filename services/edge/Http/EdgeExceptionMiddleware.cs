@@ -31,7 +31,15 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider t
         {
             EdgeLog.Unhandled(logger, e, context.Request.Path);
             var shape = ErrorWriter.ShapeFor(context);
-            var error = e as GatewayException ?? new GatewayException(ErrorKind.Internal, "Internal error.");
+            var error = e switch
+            {
+                GatewayException gateway => gateway,
+                // Kestrel's own refusals of a request body read by a handler (over the size limit, broken
+                // chunking, client stopped sending) are the client's doing: a 4xx, never a 500.
+                BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new GatewayException(ErrorKind.RequestTooLarge, "The request body exceeds the size limit."),
+                BadHttpRequestException bad => GatewayException.BadRequest($"The request could not be read: {bad.Message}", code: "invalid_request"),
+                _ => new GatewayException(ErrorKind.Internal, "Internal error."),
+            };
             await ErrorWriter.WriteAsync(context, error, shape);
         }
     }

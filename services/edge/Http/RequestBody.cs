@@ -59,9 +59,10 @@ public static class RequestBody
         {
             throw GatewayException.BadRequest("We could not parse the JSON body of your request: the body is not valid UTF-8.", code: "invalid_json");
         }
+        JsonDocument document;
         try
         {
-            return JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = config.Server.MaxJsonDepth });
+            document = JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = config.Server.MaxJsonDepth });
         }
         catch (JsonException e)
         {
@@ -73,6 +74,12 @@ public static class RequestBody
                     : $"invalid JSON at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}";
             throw GatewayException.BadRequest($"We could not parse the JSON body of your request: {reason}.", code: "invalid_json");
         }
+        if (!Gateway.Common.Json.JsonText.EscapesAreValid(buffer.WrittenSpan, config.Server.MaxJsonDepth))
+        {
+            document.Dispose();
+            throw GatewayException.BadRequest("We could not parse the JSON body of your request: a \\u escape is a lone surrogate, which is not valid Unicode.", code: "invalid_json");
+        }
+        return document;
     }
 
     // Kestrel gave up on the body: it arrived slower than server.limits.min_request_body_bytes_per_second, or

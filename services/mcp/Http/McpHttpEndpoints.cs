@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Claims;
+using System.Text.Json;
 using Gateway.Common.Configuration;
 using Gateway.Common.Security;
 using Gateway.Contracts.Common.V1;
@@ -43,7 +44,97 @@ public static class McpHttpEndpoints
             return;
         }
         context.User = ToClaims(principal);
+        if (HttpMethods.IsPost(context.Request.Method) && await RefuseMalformedAsync(context, config))
+        {
+            return;
+        }
         await next();
+    }
+
+    // The MCP SDK reads what it is given; bodies it cannot read (over the size limit, not UTF-8, not JSON, too
+    // deep, not a JSON-RPC message) are refused here with a JSON-RPC error, before a session is created or a
+    // tool is called. The body is kept, so the SDK reads it again from the start.
+    private static async Task<bool> RefuseMalformedAsync(HttpContext context, GatewayConfig config)
+    {
+        var limit = config.Server.MaxRequestBodyBytes;
+        if (context.Request.ContentLength > limit)
+        {
+            await JsonRpcErrorAsync(context, StatusCodes.Status413PayloadTooLarge, $"The request body exceeds the limit of {limit} bytes.", InvalidRequest);
+            return true;
+        }
+        context.Request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: limit);
+        byte[] body;
+        try
+        {
+            using var copy = new MemoryStream();
+            await context.Request.Body.CopyToAsync(copy, context.RequestAborted);
+            body = copy.ToArray();
+        }
+        catch (Exception e) when (e is IOException or BadHttpRequestException)
+        {
+            await JsonRpcErrorAsync(context, StatusCodes.Status413PayloadTooLarge, $"The request body exceeds the limit of {limit} bytes.", InvalidRequest);
+            return true;
+        }
+        context.Request.Body.Position = 0;
+        var problem = JsonRpcProblem(body, config.Server.MaxJsonDepth);
+        if (problem is null)
+        {
+            return false;
+        }
+        await JsonRpcErrorAsync(context, StatusCodes.Status400BadRequest, problem.Value.Message, problem.Value.Code);
+        return true;
+    }
+
+    private const int ParseError = -32700;
+    private const int InvalidRequest = -32600;
+
+    private static (int Code, string Message)? JsonRpcProblem(byte[] body, int maxDepth)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return (ParseError, "Parse error: the body is not valid UTF-8.");
+        }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
+        }
+        catch (JsonException)
+        {
+            return (ParseError, $"Parse error: the body is not JSON (or is nested more than {maxDepth} levels deep).");
+        }
+        using (document)
+        {
+            if (!Gateway.Common.Json.JsonText.EscapesAreValid(body, maxDepth))
+            {
+                return (ParseError, "Parse error: a \\u escape is a lone surrogate, which is not valid Unicode.");
+            }
+            var root = document.RootElement;
+            var messages = root.ValueKind == JsonValueKind.Array ? [.. root.EnumerateArray()] : new[] { root };
+            return messages.Length == 0 || !messages.All(IsMessage)
+                ? (InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message: {\"jsonrpc\": \"2.0\", \"method\": string, \"params\": object, \"id\": string or number}.")
+                : null;
+        }
+    }
+
+    private static bool IsMessage(JsonElement message)
+    {
+        if (message.ValueKind != JsonValueKind.Object
+            || !message.TryGetProperty("jsonrpc", out var version) || version.ValueKind != JsonValueKind.String || version.GetString() != "2.0")
+        {
+            return false;
+        }
+        if (message.TryGetProperty("id", out var id) && id.ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
+        {
+            return false;
+        }
+        if (message.TryGetProperty("method", out var method))
+        {
+            return method.ValueKind == JsonValueKind.String && method.GetString()!.Length is > 0 and <= 256
+                && (!message.TryGetProperty("params", out var parameters) || parameters.ValueKind == JsonValueKind.Object);
+        }
+        // A response to a server request: a result or an error, and the id it answers.
+        return id.ValueKind != JsonValueKind.Undefined && (message.TryGetProperty("result", out _) || message.TryGetProperty("error", out _));
     }
 
     private static async Task<Principal?> AuthenticateAsync(HttpContext context)
@@ -126,10 +217,10 @@ public static class McpHttpEndpoints
     private static bool IsLoopbackName(string host)
         => host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 
-    private static async Task JsonRpcErrorAsync(HttpContext context, int status, string message)
+    private static async Task JsonRpcErrorAsync(HttpContext context, int status, string message, int? code = null)
     {
         context.Response.StatusCode = status;
-        await context.Response.WriteAsJsonAsync(new JsonRpcErrorBody("2.0", null, new JsonRpcErrorDetail(status == 401 ? -32001 : -32000, message)), McpJsonContext.Default.JsonRpcErrorBody);
+        await context.Response.WriteAsJsonAsync(new JsonRpcErrorBody("2.0", null, new JsonRpcErrorDetail(code ?? (status == 401 ? -32001 : -32000), message)), McpJsonContext.Default.JsonRpcErrorBody);
     }
 }
 

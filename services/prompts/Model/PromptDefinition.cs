@@ -16,6 +16,9 @@ public sealed record PromptMessage(string Role, string Content);
 // through the same JSON shape); written back canonically, and the SHA-256 of that text is the content hash.
 public sealed record PromptDefinition
 {
+    // Far more than any real prompt; bounds the work of validating, hashing and rendering a version.
+    public const int MaxMessages = 1_000;
+
     public static readonly IReadOnlyList<string> VariableTypes = ["string", "number", "boolean", "json"];
     public static readonly IReadOnlyList<string> Roles = ["system", "developer", "user", "assistant"];
 
@@ -136,6 +139,10 @@ public sealed record PromptDefinition
             if (root["messages"] is not JsonArray array || array.Count == 0)
             {
                 throw Bad("A chat prompt needs 'messages': a non-empty list of {role, content}.", "messages");
+            }
+            if (array.Count > MaxMessages)
+            {
+                throw Bad($"A prompt has at most {MaxMessages} messages; this one has {array.Count}.", "messages");
             }
             for (var i = 0; i < array.Count; i++)
             {

@@ -36,6 +36,8 @@ public sealed class InferencePipeline(
 {
     public async Task<ChatResponse> ChatAsync(ChatRequest request, string? apiKey, CancellationToken cancellationToken)
     {
+        // A malformed request is refused before it leaves any trace, hold or call behind.
+        RequestLimits.Check(request);
         var context = Begin(request.RequestId, ApiName(request.Api), stream: false);
         Reservation? reservation = null;
         try
@@ -72,6 +74,7 @@ public sealed class InferencePipeline(
 
     public async IAsyncEnumerable<ChatChunk> ChatStreamAsync(ChatRequest request, string? apiKey, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        RequestLimits.Check(request);
         var context = Begin(request.RequestId, ApiName(request.Api), stream: true);
         Reservation? reservation = null;
         IAsyncEnumerator<ChatChunk>? upstream = null;
@@ -200,6 +203,7 @@ public sealed class InferencePipeline(
 
     public async Task<EmbedResponse> EmbedAsync(EmbedRequest request, string? apiKey, CancellationToken cancellationToken)
     {
+        RequestLimits.Check(request);
         var context = Begin(request.RequestId, "embeddings", stream: false);
         Reservation? reservation = null;
         try

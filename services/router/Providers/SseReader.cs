@@ -12,6 +12,10 @@ public readonly record struct SseEvent(string? Event, string Data);
 // split across network reads is never torn.
 public static class SseReader
 {
+    // No provider sends events anywhere near this; a line or event past it is a broken or hostile upstream,
+    // refused (InvalidDataException, the stream's typed parse error) instead of buffered without bound.
+    public const int MaxEventBytes = 16 * 1024 * 1024;
+
     public static async IAsyncEnumerable<SseEvent> ReadAsync(Stream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
@@ -38,6 +42,14 @@ public static class SseReader
                         continue;
                     }
                     ProcessLine(line, ref eventName, data, ref hasData);
+                    if (data.Length > MaxEventBytes)
+                    {
+                        throw new InvalidDataException($"A server-sent event is larger than {MaxEventBytes} bytes.");
+                    }
+                }
+                if (buffer.Length > MaxEventBytes)
+                {
+                    throw new InvalidDataException($"A server-sent event line is longer than {MaxEventBytes} bytes.");
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)

@@ -24,7 +24,7 @@ public static class StreamErrors
             }
             catch (InvalidDataException)
             {
-                // A binary event stream (Bedrock) whose framing or checksums do not hold.
+                // A binary event stream (Bedrock) whose framing or checksums do not hold, or an SSE event past its size limit.
                 throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' sent a corrupt event stream.");
             }
             catch (Exception e) when (e is IOException or HttpRequestException)
