@@ -70,7 +70,7 @@ internal static partial class PersonDetector
         var taken = 0;
         foreach (var at in anchors.PersonCues.Span)
         {
-            if (at < taken || PiiScanner.MatchAt(CuePatternAt(), text, at) is not (> 0 and var length))
+            if (at < taken || !CapitalFollows(text, at) || PiiScanner.MatchAt(CuePatternAt(), text, at) is not (> 0 and var length))
             {
                 continue;
             }
@@ -91,6 +91,21 @@ internal static partial class PersonDetector
                 Add(text, at, end - at, found, requireGivenName: true);
             }
         }
+    }
+
+    // Every cue is at most 16 characters and ends in whitespace before a capital: without one in reach, the
+    // cue pattern cannot match.
+    private static bool CapitalFollows(ReadOnlySpan<char> text, int at)
+    {
+        var end = Math.Min(text.Length, at + 20);
+        for (var i = at + 1; i < end; i++)
+        {
+            if (char.IsUpper(text[i]) && char.IsWhiteSpace(text[i - 1]))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     // The end of up to `maxWords` capitalised words from `start` (a name: "Ana", "O'Brien", "Jean-Luc").

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using PhoneNumbers;
 
@@ -13,6 +14,13 @@ internal static partial class PhoneDetector
     private static readonly PhoneNumberUtil Util = PhoneNumberUtil.GetInstance();
 
     private static readonly string[] NationalRegions = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "AU", "BR", "CH", "AT", "CA", "JP"];
+
+    // libphonenumber takes microseconds per candidate and allocates; its answer depends only on the candidate,
+    // and the same numbers recur (a chat request resends its whole history every turn, signatures repeat).
+    // Remembered per candidate text (which also decides national or international), bounded: cleared when full.
+    private const int MemoLimit = 4096;
+    private static readonly ConcurrentDictionary<string, bool> Memo = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, bool>.AlternateLookup<ReadOnlySpan<char>> MemoLookup = Memo.GetAlternateLookup<ReadOnlySpan<char>>();
 
     public static void Scan(ReadOnlySpan<char> text, TextAnchors anchors, List<EntityMatch> found)
     {
@@ -82,7 +90,17 @@ internal static partial class PhoneDetector
         {
             return;
         }
-        if (IsValid(candidate.ToString(), international))
+        if (!MemoLookup.TryGetValue(candidate, out var valid))
+        {
+            var value = candidate.ToString();
+            valid = IsValid(value, international);
+            if (Memo.Count >= MemoLimit)
+            {
+                Memo.Clear();
+            }
+            Memo.TryAdd(value, valid);
+        }
+        if (valid)
         {
             found.Add(new(EntityTypes.Phone, at, length));
         }

@@ -442,13 +442,30 @@ public static partial class PiiScanner
         {
             return;
         }
-        foreach (var m in Ipv6Pattern().EnumerateMatches(text))
+        // IPv6, anchored on a ':' that another follows within five characters: the address starts at the run of
+        // up to four hex digits before it (or at the ':' itself, as in ::1).
+        var taken = 0;
+        foreach (var colon in anchors.Separators.Span)
         {
-            var ip = text.Slice(m.Index, m.Length);
+            if (colon < taken || text[colon] != ':' || text[(colon + 1)..Math.Min(text.Length, colon + 6)].IndexOf(':') < 0)
+            {
+                continue;
+            }
+            var start = colon;
+            while (start > 0 && colon - start <= 4 && char.IsAsciiHexDigit(text[start - 1]))
+            {
+                start--;
+            }
+            if (colon - start > 4 || MatchAt(Ipv6PatternAt(), text, start) is not (> 0 and var length))
+            {
+                continue;
+            }
+            taken = start + length;
+            var ip = text.Slice(start, length);
             if (IPAddress.TryParse(ip, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
                 && HexGroups(ip) >= 3 && !address.Equals(IPAddress.IPv6Any))
             {
-                found.Add(new(EntityTypes.IpAddress, m.Index, m.Length));
+                found.Add(new(EntityTypes.IpAddress, start, length));
             }
         }
     }
@@ -608,8 +625,8 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?i)\b(?:version|ver\.?|release|build|rev)\s*[:=]?\s*$", RegexOptions.CultureInvariant)]
     private static partial Regex VersionContext();
 
-    [GeneratedRegex(@"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:]|/\d)", RegexOptions.CultureInvariant)]
-    private static partial Regex Ipv6Pattern();
+    [GeneratedRegex(@"\G(?:(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:]|/\d))", RegexOptions.CultureInvariant)]
+    private static partial Regex Ipv6PatternAt();
 
     [GeneratedRegex(@"\G(?:(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9]))", RegexOptions.CultureInvariant)]
     private static partial Regex BitcoinBase58PatternAt();

@@ -1,3 +1,8 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Gateway.Guard.Detection;
 
 // One pass over a text that finds where each detector could match, so that no pattern is ever run across
@@ -20,8 +25,6 @@ internal sealed class TextAnchors : IDisposable
 
     private static readonly Keyword[]?[] Buckets = BuildBuckets();
 
-    private const byte Letter = 1, Digit = 2, Base64 = 4;
-    private static readonly byte[] Classes = BuildClasses();
 
     public Positions DigitRuns { get; } = new();
 
@@ -70,85 +73,115 @@ internal sealed class TextAnchors : IDisposable
         Base64Runs.Clear();
         Injection = Moderation = NonAscii = false;
 
-        var previousWord = false;
-        var previousDigit = false;
-        var base64 = -1;
-        for (var i = 0; i < text.Length; i++)
+        // Eight characters at a time: masks of letters, digits, word characters and separators give word
+        // starts and digit-run starts as bits; only those positions (and blocks holding non-ASCII text, which
+        // take the scalar path) are looked at one by one.
+        var state = new State();
+        ref var chars = ref Unsafe.As<char, ushort>(ref MemoryMarshal.GetReference(text));
+        var i = 0;
+        for (; i + Vector128<ushort>.Count <= text.Length; i += Vector128<ushort>.Count)
         {
-            var c = text[i];
-            var kind = c < 128 ? Classes[c] : (byte)0;
-            if ((kind & Base64) != 0)
+            var v = Vector128.LoadUnsafe(ref chars, (nuint)i);
+            if ((v & Vector128.Create((ushort)0xFF80)) != Vector128<ushort>.Zero)
             {
-                if (base64 < 0)
+                for (var k = i; k < i + Vector128<ushort>.Count; k++)
                 {
-                    base64 = i;
+                    Step(text, k, ref state);
                 }
+                continue;
             }
-            else if (base64 >= 0)
+            var letters = Vector128.LessThan((v | Vector128.Create((ushort)0x20)) - Vector128.Create((ushort)'a'), Vector128.Create((ushort)26)).ExtractMostSignificantBits();
+            var digits = Vector128.LessThan(v - Vector128.Create((ushort)'0'), Vector128.Create((ushort)10)).ExtractMostSignificantBits();
+            var words = letters | digits | Vector128.Equals(v, Vector128.Create((ushort)'_')).ExtractMostSignificantBits();
+            var separators = (Vector128.Equals(v, Vector128.Create((ushort)':')) | Vector128.Equals(v, Vector128.Create((ushort)'='))).ExtractMostSignificantBits();
+            var base64 = letters | digits | (Vector128.Equals(v, Vector128.Create((ushort)'+')) | Vector128.Equals(v, Vector128.Create((ushort)'/'))).ExtractMostSignificantBits();
+            var notBase64 = ~base64 & 0xFFu;
+            if (notBase64 != 0)
             {
-                EndBase64(base64, i);
-                base64 = -1;
+                EndBase64(state.Base64Start, i + BitOperations.TrailingZeroCount(notBase64));
+                state.Base64Start = i + 32 - BitOperations.LeadingZeroCount(notBase64);
             }
-            if ((kind & Letter) != 0)
+            for (var starts = letters & ~((words << 1) | (state.Word ? 1u : 0u)); starts != 0; starts &= starts - 1)
             {
-                if (!previousWord)
-                {
-                    WordStart(text, i);
-                }
-                previousWord = true;
-                previousDigit = false;
+                WordStart(text, i + BitOperations.TrailingZeroCount(starts));
             }
-            else if ((kind & Digit) != 0)
+            for (var starts = digits & ~((digits << 1) | (state.Digit ? 1u : 0u)); starts != 0; starts &= starts - 1)
             {
-                if (!previousDigit)
-                {
-                    DigitRuns.Add(i);
-                }
-                previousWord = previousDigit = true;
+                DigitRuns.Add(i + BitOperations.TrailingZeroCount(starts));
             }
-            else if (c < 128)
+            for (; separators != 0; separators &= separators - 1)
             {
-                previousWord = c == '_';
-                previousDigit = false;
-                if (c is ':' or '=')
-                {
-                    Separators.Add(i);
-                }
+                Separators.Add(i + BitOperations.TrailingZeroCount(separators));
             }
-            else
+            state.Word = (words & 0x80) != 0;
+            state.Digit = (digits & 0x80) != 0;
+        }
+        for (; i < text.Length; i++)
+        {
+            Step(text, i, ref state);
+        }
+        EndBase64(state.Base64Start, text.Length);
+    }
+
+    private struct State
+    {
+        // The character before the current one is a word character (letter, digit, '_') / a digit.
+        public bool Word;
+        public bool Digit;
+
+        // Where the current run of base64 characters began.
+        public int Base64Start;
+    }
+
+    // One character, for blocks with non-ASCII text and the tail.
+    private void Step(ReadOnlySpan<char> text, int i, ref State state)
+    {
+        var c = text[i];
+        if (!(char.IsAsciiLetterOrDigit(c) || c is '+' or '/'))
+        {
+            EndBase64(state.Base64Start, i);
+            state.Base64Start = i + 1;
+        }
+        if (char.IsAsciiLetter(c))
+        {
+            if (!state.Word)
             {
-                NonAscii = true;
-                if (c is '\u212A' or '\u017F')
-                {
-                    // Kelvin sign, long s: case-insensitive patterns read them as k and s.
-                    Injection = Moderation = true;
-                }
-                if (char.IsLetter(c))
-                {
-                    if (!previousWord && char.IsUpper(c))
-                    {
-                        Capitalised(text, i);
-                    }
-                    previousWord = true;
-                    previousDigit = false;
-                }
-                else if (char.IsDigit(c))
-                {
-                    if (!previousDigit)
-                    {
-                        DigitRuns.Add(i);
-                    }
-                    previousWord = previousDigit = true;
-                }
-                else
-                {
-                    previousWord = previousDigit = false;
-                }
+                WordStart(text, i);
+            }
+            state.Word = true;
+            state.Digit = false;
+        }
+        else if (char.IsAsciiDigit(c) || (c >= 128 && char.IsDigit(c)))
+        {
+            if (!state.Digit)
+            {
+                DigitRuns.Add(i);
+            }
+            state.Word = state.Digit = true;
+        }
+        else if (c < 128)
+        {
+            state.Word = c == '_';
+            state.Digit = false;
+            if (c is ':' or '=')
+            {
+                Separators.Add(i);
             }
         }
-        if (base64 >= 0)
+        else
         {
-            EndBase64(base64, text.Length);
+            NonAscii = true;
+            if (c is '\u212A' or '\u017F')
+            {
+                // Kelvin sign, long s: case-insensitive patterns read them as k and s.
+                Injection = Moderation = true;
+            }
+            if (char.IsLetter(c) && !state.Word && char.IsUpper(c))
+            {
+                Capitalised(text, i);
+            }
+            state.Word = char.IsLetter(c);
+            state.Digit = false;
         }
     }
 
@@ -170,7 +203,8 @@ internal sealed class TextAnchors : IDisposable
             var rest = text[at..];
             foreach (var keyword in bucket)
             {
-                if (!keyword.MatchesAt(rest))
+                // Injection and moderation need one hit each.
+                if ((keyword.Kind == KeywordKind.Injection && Injection) || (keyword.Kind == KeywordKind.Moderation && Moderation) || !keyword.MatchesAt(rest))
                 {
                     continue;
                 }
@@ -210,24 +244,6 @@ internal sealed class TextAnchors : IDisposable
         }
     }
 
-    private static byte[] BuildClasses()
-    {
-        var classes = new byte[128];
-        for (var c = 0; c < 128; c++)
-        {
-            if (char.IsAsciiLetter((char)c))
-            {
-                classes[c] = Letter | Base64;
-            }
-            else if (char.IsAsciiDigit((char)c))
-            {
-                classes[c] = Digit | Base64;
-            }
-        }
-        classes['+'] = classes['/'] = Base64;
-        return classes;
-    }
-
     private static Keyword[]?[] BuildBuckets()
     {
         var keywords = new List<Keyword>();
@@ -264,9 +280,35 @@ internal sealed class TextAnchors : IDisposable
 
     private readonly record struct Keyword(string Text, KeywordKind Kind, bool CaseSensitive, bool WholeWord)
     {
+        private readonly bool _ascii = System.Text.Ascii.IsValid(Text);
+
         public bool MatchesAt(ReadOnlySpan<char> rest)
-            => rest.StartsWith(Text, CaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase)
-               && (!WholeWord || rest.Length == Text.Length || !char.IsLetter(rest[Text.Length]));
+        {
+            if (rest.Length < Text.Length)
+            {
+                return false;
+            }
+            if (CaseSensitive || !_ascii)
+            {
+                if (!rest.StartsWith(Text, CaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                // ASCII keywords are stored in lower case: a letter matches itself or its upper case.
+                for (var i = 0; i < Text.Length; i++)
+                {
+                    var c = rest[i];
+                    if (c != Text[i] && !(char.IsAsciiLetterUpper(c) && (c | 0x20) == Text[i]))
+                    {
+                        return false;
+                    }
+                }
+            }
+            return !WholeWord || rest.Length == Text.Length || !char.IsLetter(rest[Text.Length]);
+        }
     }
 }
 
