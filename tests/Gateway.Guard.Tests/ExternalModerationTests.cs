@@ -46,6 +46,8 @@ public sealed class ExternalModerationTests : IAsyncLifetime
             models:
               gpt-4o:
                 targets: [{ provider: openai, model: gpt-4o }]
+            keys:
+            {{TestGateway.Key()}}
             guard:
               policies:
                 strict:
@@ -115,7 +117,8 @@ public sealed class ExternalModerationTests : IAsyncLifetime
 
         var sent = Assert.Single(_moderation.Requests);
         Assert.DoesNotContain("anna.berg", sent.Body, StringComparison.Ordinal);
-        Assert.Contains("<EMAIL_1>", sent.Body, StringComparison.Ordinal);
+        using var body = JsonDocument.Parse(sent.Body);
+        Assert.Equal("Reply to <EMAIL_1> about the invoice.", body.RootElement.GetProperty("input")[0].GetString());
     }
 
     [Fact]
