@@ -3,6 +3,7 @@ using Gateway.Common.Configuration;
 using Gateway.Contracts.Guard.V1;
 using Gateway.Guard.Policy;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Guard;
 
@@ -13,6 +14,8 @@ public static class GuardService
     public static IServiceCollection AddGuard(this IServiceCollection services, GatewayConfig config)
     {
         services.AddSingleton<GuardTelemetry>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ExternalModeration>();
         services.AddSingleton<GuardEngine>();
         services.AddSingleton<IGuardService>(sp => sp.GetRequiredService<GuardEngine>());
         return services;

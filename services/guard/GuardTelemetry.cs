@@ -24,10 +24,15 @@ public sealed class GuardTelemetry : IDisposable
             new KeyValuePair<string, object?>("policy", verdict.Policy),
             new KeyValuePair<string, object?>("direction", direction),
             new KeyValuePair<string, object?>("action", CompiledPolicy.ActionName(verdict.Action)));
-        foreach (var finding in verdict.Findings)
+        RecordFindings(verdict.Policy, direction, verdict.Findings);
+    }
+
+    public void RecordFindings(string policy, string direction, IEnumerable<Finding> findings)
+    {
+        foreach (var finding in findings)
         {
             _findings.Add(finding.Count,
-                new KeyValuePair<string, object?>("policy", verdict.Policy),
+                new KeyValuePair<string, object?>("policy", policy),
                 new KeyValuePair<string, object?>("direction", direction),
                 new KeyValuePair<string, object?>("entity_type", finding.EntityType),
                 new KeyValuePair<string, object?>("action", CompiledPolicy.ActionName(finding.Action)));

@@ -579,6 +579,10 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
                 }
             }
         }
+        if (guard.Moderation.External is { } external)
+        {
+            ValidateExternalModeration(external);
+        }
         for (var i = 0; i < guard.Assign.Count; i++)
         {
             var rule = guard.Assign[i];
@@ -598,6 +602,39 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
             {
                 Error($"guard.assign[{i}].scope.key", $"unknown key name '{key}'; use one of: {List(config.Keys.Select(k => k.Name))}");
             }
+        }
+    }
+
+    private void ValidateExternalModeration(ExternalModerationConfig external)
+    {
+        const string path = "guard.moderation.external";
+        if (!Uri.TryCreate(external.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            Error($"{path}.url", "expected the absolute http(s) URL of an OpenAI-compatible moderation endpoint, e.g. https://api.openai.com/v1/moderations");
+        }
+        if (external.ApiKey is not null && external.ApiKeyEnv is not null)
+        {
+            Error($"{path}.api_key_env", "set api_key or api_key_env, not both");
+        }
+        if (external.ApiKeyEnv is { } variable && string.IsNullOrWhiteSpace(variable))
+        {
+            Error($"{path}.api_key_env", "expected the name of an environment variable holding the key");
+        }
+        if (external.TimeoutMs is < 1 or > 60_000)
+        {
+            Error($"{path}.timeout_ms", "must be between 1 and 60000 milliseconds (default 2000)");
+        }
+        if (external.OnError is not ("fail_closed" or "fail_open"))
+        {
+            Error($"{path}.on_error", $"expected fail_closed (refuse with 503 when the endpoint fails) or fail_open (pass unmoderated, audited); found '{external.OnError}'");
+        }
+        foreach (var (category, action) in external.Categories)
+        {
+            if (string.IsNullOrWhiteSpace(category))
+            {
+                Error($"{path}.categories", "a category name is empty; use the endpoint's names (violence, self-harm/intent, ...) or default");
+            }
+            GuardAction($"{path}.categories.{category}", action, ["allow", "audit", "block"]);
         }
     }
 

@@ -345,6 +345,42 @@ public sealed record GuardConfig
     public Dictionary<string, GuardPolicyConfig> Policies { get; init; } = new(StringComparer.Ordinal);
     // First match wins; a request no rule matches is not inspected.
     public List<GuardAssignConfig> Assign { get; init; } = [];
+    // Guard-wide moderation (per-policy keyword categories are guard.policies.<name>.moderation).
+    public GuardModerationConfig Moderation { get; init; } = new();
+}
+
+public sealed record GuardModerationConfig
+{
+    // An OpenAI-compatible /v1/moderations endpoint asked about every request a policy applies to; unset = none.
+    public ExternalModerationConfig? External { get; init; }
+}
+
+public sealed record ExternalModerationConfig
+{
+    // Where the gateway posts the texts (only ever from config, never from a client).
+    public string Url { get; init; } = "";
+    public string? ApiKey { get; init; }
+    // The environment variable holding the key, read at each call (instead of api_key).
+    public string? ApiKeyEnv { get; init; }
+    // The moderation model to ask for (OpenAI: omni-moderation-latest); unset = the endpoint's default.
+    public string? Model { get; init; }
+    public int TimeoutMs { get; init; } = 2000;
+    // Also moderate responses (and streamed text, per released segment).
+    public bool Output { get; init; }
+    // fail_closed: refuse with 503 when the endpoint fails or times out; fail_open: pass unmoderated (audited).
+    public string OnError { get; init; } = "fail_closed";
+    // Flagged category (as the endpoint names it: violence, self-harm/intent, ...) -> allow | audit | block;
+    // `default` for the rest (block when unset).
+    public Dictionary<string, string> Categories { get; init; } = new(StringComparer.Ordinal);
+    // Where the endpoint runs, as a provider residency: a request pinned by route_self_hosted is sent to it only
+    // when this is one of the residencies the policy allows.
+    public string? Residency { get; init; }
+
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Url = {Url}, ApiKey = {Secrets.Mask(ApiKey)}, ApiKeyEnv = {ApiKeyEnv}, Model = {Model}, TimeoutMs = {TimeoutMs}, Output = {Output}, OnError = {OnError}, Categories = [{string.Join(", ", Categories.Select(c => $"{c.Key}: {c.Value}"))}], Residency = {Residency}");
+        return true;
+    }
 }
 
 public sealed record GuardPolicyConfig

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace Gateway.Guard.Detection;
 
-// Person names, by two cheap methods (no NLP model):
+// Person names, by two cheap methods (no NLP model), at the places TextAnchors found:
 //  1. Context cues: an honorific (Mr, Mrs, Dr, Herr, Frau, Mme, Sr., ...) or a phrase that introduces a name
 //     (my name is, patient, customer, signed, regards, ich heiße, je m'appelle, me llamo, ...) followed by one
 //     to three capitalised words.
@@ -56,31 +56,56 @@ internal static partial class PersonDetector
 
     private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> StopLookup = StopWords.GetAlternateLookup<ReadOnlySpan<char>>();
 
-    public static void Scan(ReadOnlySpan<char> text, List<EntityMatch> found)
+    // The first word of every cue of CuePatternAt (whole words, case-insensitive).
+    internal static readonly string[] CueWords =
+        ["mr", "mrs", "ms", "mx", "miss", "dr", "prof", "herr", "frau", "sr", "sra", "srta", "mme", "mlle", "dott", "sig",
+         "my", "name", "i", "patient", "customer", "client", "contact", "employee", "applicant", "signed", "regards", "thanks",
+         "thank", "cheers", "sincerely", "best", "dear", "hi", "hello", "ich", "mein", "je", "me", "mi", "soy", "sono"];
+
+    internal static bool IsGivenName(ReadOnlySpan<char> word) => GivenNameLookup.Contains(word);
+
+    // Cues and given names were found by TextAnchors' pass; the cue pattern runs only where a cue word starts.
+    public static void Scan(ReadOnlySpan<char> text, TextAnchors anchors, List<EntityMatch> found)
     {
-        foreach (var cue in CuePattern().EnumerateMatches(text))
+        var taken = 0;
+        foreach (var at in anchors.PersonCues.Span)
         {
+            if (at < taken || !CapitalFollows(text, at) || PiiScanner.MatchAt(CuePatternAt(), text, at) is not (> 0 and var length))
+            {
+                continue;
+            }
             // After the cue: one to three capitalised words.
-            var start = cue.Index + cue.Length;
+            var start = taken = at + length;
             var end = NameEnd(text, start, maxWords: 3, out var words);
             if (words > 0)
             {
                 Add(text, start, end - start, found, requireGivenName: false);
             }
         }
-        foreach (var m in CapitalisedWord().EnumerateMatches(text))
+        foreach (var at in anchors.GivenNames.Span)
         {
-            if (!GivenNameLookup.Contains(text.Slice(m.Index, m.Length)))
-            {
-                continue;
-            }
             // Extend over the capitalised words that follow: "Maria", then " Schmidt", " O'Brien".
-            var end = NameEnd(text, m.Index, maxWords: 3, out var words);
+            var end = NameEnd(text, at, maxWords: 3, out var words);
             if (words >= 2)
             {
-                Add(text, m.Index, end - m.Index, found, requireGivenName: true);
+                Add(text, at, end - at, found, requireGivenName: true);
             }
         }
+    }
+
+    // Every cue is at most 16 characters and ends in whitespace before a capital: without one in reach, the
+    // cue pattern cannot match.
+    private static bool CapitalFollows(ReadOnlySpan<char> text, int at)
+    {
+        var end = Math.Min(text.Length, at + 20);
+        for (var i = at + 1; i < end; i++)
+        {
+            if (char.IsUpper(text[i]) && char.IsWhiteSpace(text[i - 1]))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     // The end of up to `maxWords` capitalised words from `start` (a name: "Ana", "O'Brien", "Jean-Luc").
@@ -148,14 +173,11 @@ internal static partial class PersonDetector
     }
 
     [GeneratedRegex("""
-        \b(?:(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herr|Frau|Sr|Sra|Srta|Mme|Mlle|Dott|Sig|Sig\.ra)\.?\ 
+        \G(?:\b(?:(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herr|Frau|Sr|Sra|Srta|Mme|Mlle|Dott|Sig|Sig\.ra)\.?\ 
           |(?i:my\ name\ is|name\ is|i\ am|i'm|name\s?[:=]|patient|customer|client|contact|employee|applicant|
                signed|regards,|thanks,|thank\ you,|cheers,|sincerely,|best,|dear|hi|hello|
                ich\ heiße|ich\ bin|mein\ name\ ist|je\ m'appelle|je\ suis|me\ llamo|mi\ nombre\ es|soy|mi\ chiamo|sono)\s{1,3})
-        (?=\p{Lu})
+        (?=\p{Lu}))
         """, RegexOptions.CultureInvariant | RegexOptions.IgnorePatternWhitespace)]
-    private static partial Regex CuePattern();
-
-    [GeneratedRegex(@"\b\p{Lu}\p{Ll}{1,20}(?= \p{Lu})", RegexOptions.CultureInvariant)]
-    private static partial Regex CapitalisedWord();
+    private static partial Regex CuePatternAt();
 }

@@ -16,66 +16,56 @@ public static partial class ThreatDetector
     public static readonly IReadOnlyList<string> Categories = ["violence", "self_harm", "hate", "sexual_minors", "weapons"];
 
     private static readonly SearchValues<char> ZeroWidth = SearchValues.Create("\u200B\u2060\u2061\u2062\u2063\u2064\uFEFF");
-    private static readonly SearchValues<char> Base64Chars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
     private static readonly SearchValues<char> BidiOverride = SearchValues.Create("\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069");
 
-    // Every alternative of InjectionPattern contains one of these words, and every moderation pattern one of
-    // the second list: text with none of them cannot match, and a vectorised multi-word search says so several
-    // times faster than the patterns can. Keep them in step with the patterns below.
-    private static readonly SearchValues<string> InjectionWords = SearchValues.Create(
+    // Every alternative of InjectionPattern contains one of these words at a word start, and every moderation
+    // pattern one of the second list: text with none of them cannot match, and TextAnchors' single pass says
+    // so. Keep them in step with the patterns below.
+    internal static readonly string[] InjectionKeywords =
         ["ignor", "disregard", "forget", "override", "bypass", "skip", "prompt", "instruction", "message", "dan", "mode",
          "unrestricted", "unfiltered", "uncensored", "jailbroken", "anything", "pretend", "evil", "ethical", "moral",
-         "im_start", "inst]"],
-        StringComparison.OrdinalIgnoreCase);
+         "im_start", "inst]"];
 
-    private static readonly SearchValues<string> ModerationWords = SearchValues.Create(
+    internal static readonly string[] ModerationKeywords =
         ["kill", "murder", "poison", "strangl", "hurt", "shoot", "stab", "suicid", "life", "harm", "myself", "want", "pills",
          "umbringen", "quitarme", "cleansing", "subhuman", "vermin", "animals", "disease", "gas", "race", "sexual", "nude",
          "naked", "porn", "erotic", "explicit", "bomb", "explosive", "nerve", "bioweapon", "ghost", "silencer", "napalm",
-         "molotov", "sarin", "vx", "ricin", "anthrax"],
-        StringComparison.OrdinalIgnoreCase);
+         "molotov", "sarin", "vx", "ricin", "anthrax"];
 
-    // Letters that the patterns' case-insensitive matching folds onto ASCII (Kelvin sign, long s) but an
-    // ordinal comparison does not: where they appear, the word shortcut is not taken.
-    private static readonly SearchValues<char> CaseFoldingOutliers = SearchValues.Create("\u212A\u017F");
+    public static int Injections(string text)
+    {
+        using var anchors = TextAnchors.Find(text);
+        return Injections(text, anchors);
+    }
 
-    private static bool MayMatch(ReadOnlySpan<char> text, SearchValues<string> words)
-        => text.IndexOfAny(words) >= 0 || text.IndexOfAny(CaseFoldingOutliers) >= 0;
-
-    public static int Injections(ReadOnlySpan<char> text)
+    internal static int Injections(ReadOnlySpan<char> text, TextAnchors anchors)
     {
         var count = 0;
-        if (MayMatch(text, InjectionWords))
+        if (anchors.Injection)
         {
             foreach (var m in InjectionPattern().EnumerateMatches(text))
             {
                 count++;
             }
         }
-        if (HasInvisibleUnicode(text))
+        if (anchors.NonAscii && HasInvisibleUnicode(text))
         {
             count++;
         }
-        // Base64 runs of 40 or more characters (plus up to two '=' of padding), found by skipping from run to
-        // run with vectorised searches; a pattern would try a match at every letter of ordinary prose.
-        var rest = text;
-        while (rest.Length >= 40 && rest.IndexOfAny(Base64Chars) is var start and >= 0)
+        // Base64 runs of 40 or more characters (plus up to two '=' of padding).
+        var runs = anchors.Base64Runs.Span;
+        for (var i = 0; i < runs.Length; i += 2)
         {
-            rest = rest[start..];
-            var length = rest.IndexOfAnyExcept(Base64Chars) is var end and >= 0 ? end : rest.Length;
-            if (length >= 40)
+            var (start, length) = (runs[i], runs[i + 1]);
+            var padded = start + length;
+            while (padded < text.Length && padded - start - length < 2 && text[padded] == '=')
             {
-                var padded = length;
-                while (padded < rest.Length && padded - length < 2 && rest[padded] == '=')
-                {
-                    padded++;
-                }
-                if (EncodedInjection(rest[..padded]))
-                {
-                    count++;
-                }
+                padded++;
             }
-            rest = rest[length..];
+            if (EncodedInjection(text[start..padded]))
+            {
+                count++;
+            }
         }
         return count;
     }
@@ -135,9 +125,15 @@ public static partial class ThreatDetector
         }
     }
 
-    public static void Moderation(ReadOnlySpan<char> text, Span<int> counts)
+    public static void Moderation(string text, Span<int> counts)
     {
-        if (!MayMatch(text, ModerationWords))
+        using var anchors = TextAnchors.Find(text);
+        Moderation(text, anchors, counts);
+    }
+
+    internal static void Moderation(ReadOnlySpan<char> text, TextAnchors anchors, Span<int> counts)
+    {
+        if (!anchors.Moderation)
         {
             return;
         }

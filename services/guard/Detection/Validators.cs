@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 namespace Gateway.Guard.Detection;
 
 // Checksums and ranges that turn a pattern match into a finding: Luhn, IBAN mod-97, SSN ranges,
-// Base58Check, Bech32, and Shannon entropy for generic secrets. Span-based, no allocations on the hot path.
+// Base58Check, Bech32, EIP-55, and Shannon entropy for generic secrets. Span-based, no allocations on the hot path.
 internal static class Validators
 {
     public static bool Luhn(ReadOnlySpan<char> digits)
@@ -191,6 +191,35 @@ internal static class Validators
         if ((top & 8) != 0) chk ^= 0x3d4233dd;
         if ((top & 16) != 0) chk ^= 0x2a1462b3;
         return chk;
+    }
+
+    // EIP-55 for a 40-digit hex Ethereum address: all lower or all upper case carries no checksum; in mixed
+    // case, a letter is upper case exactly when the matching nibble of Keccak-256(lower-case address) is >= 8.
+    public static bool Eip55(ReadOnlySpan<char> hex)
+    {
+        if (!hex.ContainsAnyInRange('a', 'f') || !hex.ContainsAnyInRange('A', 'F'))
+        {
+            return true;
+        }
+        Span<byte> ascii = stackalloc byte[hex.Length];
+        for (var i = 0; i < hex.Length; i++)
+        {
+            ascii[i] = (byte)(hex[i] | 0x20);
+        }
+        Span<byte> hash = stackalloc byte[32];
+        Keccak.Hash256(ascii, hash);
+        for (var i = 0; i < hex.Length; i++)
+        {
+            if (char.IsAsciiLetter(hex[i]))
+            {
+                var nibble = (i & 1) == 0 ? hash[i / 2] >> 4 : hash[i / 2] & 0xF;
+                if ((nibble >= 8) != char.IsAsciiLetterUpper(hex[i]))
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     // Shannon entropy in bits per character (ASCII; anything else counts in one bucket).

@@ -31,10 +31,13 @@ internal sealed class ScanSession(CompiledPolicy policy, bool output)
         }
         _found.Clear();
         policy.ScanCustom(text, _found);
-        PiiScanner.Scan(text, _found);
-        if (threats)
+        using (var anchors = TextAnchors.Find(text))
         {
-            ScanThreats(text);
+            PiiScanner.Scan(text, anchors, _found);
+            if (threats)
+            {
+                ScanThreats(text, anchors);
+            }
         }
         StringBuilder? rewritten = null;
         var copied = 0;
@@ -71,9 +74,9 @@ internal sealed class ScanSession(CompiledPolicy policy, bool output)
         return rewritten.ToString();
     }
 
-    private void ScanThreats(string text)
+    private void ScanThreats(string text, TextAnchors anchors)
     {
-        var injections = ThreatDetector.Injections(text);
+        var injections = ThreatDetector.Injections(text, anchors);
         if (injections > 0)
         {
             Spans?.Add(new ScanSpan { EntityType = EntityTypes.Injection, Action = policy.Injection });
@@ -84,7 +87,7 @@ internal sealed class ScanSession(CompiledPolicy policy, bool output)
         }
         Span<int> categories = stackalloc int[ThreatDetector.Categories.Count];
         categories.Clear();
-        ThreatDetector.Moderation(text, categories);
+        ThreatDetector.Moderation(text, anchors, categories);
         for (var i = 0; i < categories.Length; i++)
         {
             if (categories[i] > 0 && policy.ModerationAction(i) is var action and not GuardAction.Allow)

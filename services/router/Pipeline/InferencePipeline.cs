@@ -389,7 +389,9 @@ public sealed class InferencePipeline(
         {
             return await call();
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        // The guard ran and refused because its moderation endpoint failed (on_error: fail_closed): that is a
+        // verdict, not a guard outage, so guard.fail_closed does not apply.
+        catch (Exception e) when (e is not OperationCanceledException && e is not GatewayException { Code: Gateway.Guard.GuardEngine.ModerationUnavailable })
         {
             var failClosed = context.Config.Guard.FailClosed;
             RouterLog.GuardFailed(logger, e, context.RequestId, failClosed);

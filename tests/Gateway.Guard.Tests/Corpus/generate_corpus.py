@@ -305,6 +305,21 @@ for _ in range(6):
 for _ in range(6):
     add("chat", "de", "Bitte bestätigen Sie den Termin am 12.01.2027 um 14:00 Uhr. Bestellnummer {o}.", o=N(bad_luhn_order_id()))
 
+# EIP-55: mixed-case Ethereum addresses carry a checksum (the spec's own examples); all lower / all upper
+# case carry none. The same addresses with one letter's case flipped are typos, not addresses.
+EIP55 = ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+         "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+         "0x52908400098527886E0F7030069857D2E4169EE7", "0xde709f2102306220921060314715629080e2fb77"]
+for a in EIP55:
+    add("chat", "en", "Send the refund to my wallet {w} please, network fee on me.", w=("CRYPTO", a))
+for a in EIP55[:4]:
+    last = max(i for i, c in enumerate(a) if c.isalpha() and i > 1)
+    flipped = a[:last] + a[last].swapcase() + a[last + 1:]
+    add("log", "en", "WARN payout rejected: address {w} failed validation", w=N(flipped))
+for a in EIP55[:4]:
+    flipped = a[:2] + "".join(c.swapcase() if c.isalpha() else c for c in a[2:])
+    add("ticket", "en", "Customer pasted {w} (case mangled by their mail client), asked again.", w=N(flipped))
+
 assert len(TEXTS) >= 300, len(TEXTS)
 for t in TEXTS:
     print(json.dumps(t, ensure_ascii=False))
