@@ -168,7 +168,8 @@ public sealed class ProviderFaultTests
         Assert.Equal(0, setup.Good.CallCount);
         var trace = await setup.Gateway.TraceAsync("midstream-reset");
         Assert.Equal("broken", Assert.Single(trace.Attempts).Provider);
-        Assert.NotEqual("", trace.Attempts[0].ErrorClass);
+        // The attempt did start as a 200; the request as a whole is recorded as the upstream failure it became.
+        Assert.Equal(("error", "upstream_error", 502), (trace.Status, trace.ErrorClass, trace.HttpStatus));
     }
 
     // What the trace says about an attempt on the broken provider: the provider's own status when it sent
