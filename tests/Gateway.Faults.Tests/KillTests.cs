@@ -54,6 +54,7 @@ public sealed class KillTests
         public ConcurrentBag<string> Other { get; } = [];
         public ConcurrentDictionary<int, string> PromptAcks { get; } = new();
         public int Sent;
+        public string LastRefusal = "";
     }
 
     private static async Task KillAndRestartAsync(string? postgres)
@@ -99,8 +100,10 @@ public sealed class KillTests
         Assert.InRange(final.Committed, 0m, LimitUsd);
         Assert.Equal(0m, final.Reserved);
         AssertSpend(final.Committed, tally.Ok.Count, tally.Sent);
-        // The cap was reached, not merely approached: less than one more request fits.
-        Assert.True(LimitUsd - final.Committed < 2 * CostPerRequest, $"committed {final.Committed} of {LimitUsd}");
+        // The cap was reached, not merely approached: the last refusal was for a request that no longer fitted.
+        var refusal = System.Text.RegularExpressions.Regex.Match(tally.LastRefusal, @"may cost up to ([0-9.]+) USD");
+        Assert.True(refusal.Success, tally.LastRefusal);
+        Assert.True(LimitUsd - final.Committed < decimal.Parse(refusal.Groups[1].Value, CultureInfo.InvariantCulture), $"committed {final.Committed} of {LimitUsd}: {tally.LastRefusal}");
 
         await AssertPromptsIntactAsync(gateway, tally);
         await AssertEveryServedRequestHasOneTraceAsync(gateway, tally);
@@ -142,6 +145,7 @@ public sealed class KillTests
                     else if (response.StatusCode == HttpStatusCode.TooManyRequests && body.Contains("budget_exceeded", StringComparison.Ordinal))
                     {
                         tally.Refused.Add(id);
+                        tally.LastRefusal = body;
                         if (stopWhenRefused)
                         {
                             await refused.CancelAsync();
