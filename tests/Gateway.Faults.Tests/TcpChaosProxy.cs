@@ -31,8 +31,7 @@ public sealed class TcpChaosProxy : IAsyncDisposable
             _listener = null;
             foreach (var socket in _open)
             {
-                socket.LingerState = new LingerOption(true, 0);
-                socket.Close();
+                Reset(socket);
             }
             _open.Clear();
         }
@@ -115,14 +114,20 @@ public sealed class TcpChaosProxy : IAsyncDisposable
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             // One side was reset (by SetAway or by the peer): the other side goes too.
-            try
-            {
-                to.LingerState = new LingerOption(true, 0);
-                to.Close();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            Reset(to);
+        }
+    }
+
+    // SO_LINGER 0: the close is an RST. A socket the pumps already closed is left alone.
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 

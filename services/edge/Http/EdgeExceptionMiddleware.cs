@@ -26,7 +26,7 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider t
         {
             EdgeLog.Unhandled(logger, e, context.Request.Path);
             var shape = ErrorWriter.ShapeFor(context);
-            var error = e as GatewayException ?? new GatewayException(ErrorKind.Internal, "Internal error.");
+            var error = e as GatewayException ?? StoreFailures.AsUnavailable(e) ?? new GatewayException(ErrorKind.Internal, "Internal error.");
             await ErrorWriter.WriteAsync(context, error, shape);
         }
     }
