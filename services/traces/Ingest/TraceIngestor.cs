@@ -13,7 +13,8 @@ namespace Gateway.Traces.Ingest;
 // accept without waiting on the store (journaled first, so a killed process loses nothing; see TraceJournal)
 // -> hold up to `traces.memory_limit` in memory, past that append to the on-disk spool -> write in batches
 // (`batch_size` rows or `flush_milliseconds`, whichever first) -> on failure retry the same batch (same dedup
-// token) with exponential backoff -> when the store is back, replay the spool, oldest first. A restart replays whatever the spool holds; stopping writes what it can and spools the rest.
+// token) with exponential backoff -> when the store is back, replay the spool, oldest first. A restart replays
+// whatever the spool holds; stopping writes what it can and spools the rest.
 public sealed class TraceIngestor : BackgroundService
 {
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(50);
