@@ -20,6 +20,7 @@ public sealed class KillTests
     private const decimal CostPerRequest = 0.018m;
     private const decimal LimitUsd = 3.6m; // 200 requests
     private const int ChatWorkers = 8;
+    private const int LoadRuns = 3;
     // Requests ask for up to 20 output tokens, so each reservation covers the 18 tokens the fake reports.
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -212,7 +213,9 @@ public sealed class KillTests
             Assert.True(stored.TryGetValue(number, out var found), $"acknowledged version {number} is missing");
             Assert.Equal(text, found);
         }
-        Assert.InRange(stored.Count, tally.PromptAcks.Count, tally.PromptAcks.Count + 1);
+        // Besides those, at most one write per load run whose answer the client never read (the kill, or the run
+        // stopping) may have committed: whole, as checked above.
+        Assert.InRange(stored.Count, tally.PromptAcks.Count, tally.PromptAcks.Count + LoadRuns);
     }
 
     // Traces are replayed on start; once every served request's trace is in, none is there twice.
