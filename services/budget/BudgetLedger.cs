@@ -33,6 +33,8 @@ public sealed class BudgetLedger(
     private readonly ConcurrentDictionary<string, bool> _seeded = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _fired = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TimeZoneInfo> _zones = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<Func<CancellationToken, Task>> _retries = new();
+    private int _retrying;
 
     // True when counters are shared by replicas (Redis): alert markers must be claimed there too.
     public bool SharedStore { get; init; }
@@ -197,31 +199,108 @@ public sealed class BudgetLedger(
             Usage = request.Usage,
             SettledUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
+        IReadOnlyList<Settled> settled;
         try
         {
-            var settled = await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-            foreach (var (key, committed) in settled)
-            {
-                if (!TryParseBudgetKey(key, out var name, out var start))
-                {
-                    continue;
-                }
-                usage.Budgets.Add(new BudgetLevel { Name = name, PeriodStartUnix = start.ToUnixTimeSeconds(), CommittedUsd = (double)FromNanos(committed) });
-                if (cost != 0)
-                {
-                    await ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, cancellationToken);
-                }
-                await CheckAlertsAsync(name, start, committed, response, cancellationToken);
-            }
+            settled = await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The provider has answered already; failing the response now would not unspend the money.
+            // The provider has answered already; failing the response now would not unspend the money. The
+            // settlement is retried until the store is back (settling is idempotent: the reservation record goes
+            // with the first one that lands), so the spend is committed late rather than never.
             BudgetLog.StoreUnreachable(logger, e, "settle");
+            RetryLater(async ct => await CommitAsync(await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), ct), cost, ct));
+            return response;
         }
+        foreach (var (key, committed) in settled)
+        {
+            if (TryParseBudgetKey(key, out var name, out var start))
+            {
+                usage.Budgets.Add(new BudgetLevel { Name = name, PeriodStartUnix = start.ToUnixTimeSeconds(), CommittedUsd = (double)FromNanos(committed) });
+            }
+        }
+        await CommitAsync(settled, cost, cancellationToken, response);
         await PublishAsync(usage);
         return response;
     }
+
+    // The durable side of a settlement: the ledger row per budget (what a restart seeds the counters from), then
+    // the alert thresholds. A ledger write that fails is retried until it lands, so a restart never under-counts.
+    private async Task CommitAsync(IReadOnlyList<Settled> settled, long cost, CancellationToken cancellationToken, SettleResponse? response = null)
+    {
+        foreach (var (key, committed) in settled)
+        {
+            if (!TryParseBudgetKey(key, out var name, out var start))
+            {
+                continue;
+            }
+            if (cost != 0)
+            {
+                try
+                {
+                    await ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    BudgetLog.StoreUnreachable(logger, e, "ledger write");
+                    RetryLater(ct => ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, ct));
+                }
+            }
+            try
+            {
+                await CheckAlertsAsync(name, start, committed, response ?? new SettleResponse(), cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                BudgetLog.StoreUnreachable(logger, e, "alerts");
+            }
+        }
+    }
+
+    // Work that must happen once its store is back, in order, retried with backoff (at most 5 s apart) until it
+    // succeeds. Held in memory: a process killed during an outage loses what is queued (see docs/security.md).
+    private void RetryLater(Func<CancellationToken, Task> work)
+    {
+        _retries.Enqueue(work);
+        if (Interlocked.CompareExchange(ref _retrying, 1, 0) == 0)
+        {
+            _ = Task.Run(DrainRetriesAsync);
+        }
+    }
+
+    private async Task DrainRetriesAsync()
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            if (!_retries.TryPeek(out var work))
+            {
+                Volatile.Write(ref _retrying, 0);
+                // Something queued between the peek and the reset starts no second drainer: take it on here.
+                if (_retries.IsEmpty || Interlocked.CompareExchange(ref _retrying, 1, 0) != 0)
+                {
+                    return;
+                }
+                continue;
+            }
+            try
+            {
+                await work(CancellationToken.None);
+                _retries.TryDequeue(out _);
+                delay = TimeSpan.FromMilliseconds(100);
+            }
+            catch (Exception e)
+            {
+                BudgetLog.RetryFailed(logger, e, _retries.Count, (long)delay.TotalMilliseconds);
+                await Task.Delay(delay, time);
+                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, delay.Ticks * 2));
+            }
+        }
+    }
+
+    // Settlements and ledger writes waiting for their store (0 when everything is booked).
+    public int PendingRetries => _retries.Count;
 
     private async Task PublishAsync(BudgetUsageEvent usage)
     {

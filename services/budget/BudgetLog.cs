@@ -16,4 +16,7 @@ internal static partial class BudgetLog
 
     [LoggerMessage(5, LogLevel.Warning, "Could not publish the budget usage event of reservation {ReservationId}")]
     public static partial void UsagePublishFailed(ILogger logger, Exception exception, string reservationId);
+
+    [LoggerMessage(6, LogLevel.Warning, "Budget store still unreachable: {Pending} settlement(s) or ledger write(s) waiting, next try in {DelayMs} ms")]
+    public static partial void RetryFailed(ILogger logger, Exception exception, int pending, long delayMs);
 }

@@ -39,8 +39,9 @@ public static class TracesService
 }
 
 // Receives trace events from the bus (in-process, or Dapr in the mesh) and hands them to the ingestor,
-// which never makes the bus wait on the store.
-public sealed class TraceEventHandler(TraceIngestor ingestor) : IEventHandler<TraceEvent>
+// which never makes the bus wait on the store. In-process it is called at publish time: the trace is in the
+// ingestor's journal before the answer goes back to the client.
+public sealed class TraceEventHandler(TraceIngestor ingestor) : IEventHandler<TraceEvent>, IInlineEventHandler
 {
     public string Topic => Topics.Traces;
 
@@ -60,7 +61,7 @@ public sealed class FeedbackEventHandler(ITraceStore store) : IEventHandler<Feed
 }
 
 // MCP audit rows from the bus take the traces' ingest path (memory, spool, retries) into the mcp_audit table.
-public sealed class McpAuditEventHandler(TraceIngestor ingestor) : IEventHandler<McpAuditEvent>
+public sealed class McpAuditEventHandler(TraceIngestor ingestor) : IEventHandler<McpAuditEvent>, IInlineEventHandler
 {
     public string Topic => Topics.McpAudit;
 

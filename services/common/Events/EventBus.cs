@@ -20,6 +20,11 @@ public interface IEventHandler<in T> where T : IMessage<T>
     Task HandleAsync(T message, CancellationToken cancellationToken);
 }
 
+// A handler that never waits on I/O it does not own (it only hands the event on, durably) and so is called
+// in-process at publish time rather than from the bus's queue: what it takes is safe before the publisher goes
+// on, so a process killed a moment later has lost nothing. The trace ingestor is one (its journal).
+public interface IInlineEventHandler;
+
 // The events the gateway publishes, by name. `services.topics.<name>` can map a name onto another topic in
 // the mesh; the name is also the default topic. Payloads are protobuf messages; one with an `event_id` field
 // is published under that id (TraceEvent under its request id), so subscribers deduplicate redeliveries.
@@ -44,6 +49,7 @@ public sealed class InProcessEventBus : BackgroundService, IEventBus
     private readonly Channel<(string Topic, IMessage Message)> _channel =
         Channel.CreateBounded<(string, IMessage)>(new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Dictionary<string, List<Func<IMessage, CancellationToken, Task>>> _handlers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Func<IMessage, CancellationToken, Task>>> _inline = new(StringComparer.Ordinal);
     private readonly ILogger<InProcessEventBus> _logger;
 
     public InProcessEventBus(IServiceProvider services, ILogger<InProcessEventBus> logger)
@@ -51,16 +57,42 @@ public sealed class InProcessEventBus : BackgroundService, IEventBus
         _logger = logger;
         foreach (var registration in services.GetServices<EventHandlerRegistration>())
         {
-            if (!_handlers.TryGetValue(registration.Topic, out var list))
+            var handlers = registration.Inline ? _inline : _handlers;
+            if (!handlers.TryGetValue(registration.Topic, out var list))
             {
-                _handlers[registration.Topic] = list = [];
+                handlers[registration.Topic] = list = [];
             }
             list.Add(registration.Invoke);
         }
     }
 
     public ValueTask PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : IMessage<T>
-        => _channel.Writer.WriteAsync((topic, message), cancellationToken);
+    {
+        if (_inline.TryGetValue(topic, out var inline))
+        {
+            return PublishInlineAsync(inline, topic, message, cancellationToken);
+        }
+        return _channel.Writer.WriteAsync((topic, message), cancellationToken);
+    }
+
+    private async ValueTask PublishInlineAsync(List<Func<IMessage, CancellationToken, Task>> inline, string topic, IMessage message, CancellationToken cancellationToken)
+    {
+        foreach (var handler in inline)
+        {
+            try
+            {
+                await handler(message, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                CommonLog.EventHandlerFailed(_logger, e, topic);
+            }
+        }
+        if (_handlers.ContainsKey(topic))
+        {
+            await _channel.Writer.WriteAsync((topic, message), cancellationToken);
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -87,7 +119,11 @@ public sealed class InProcessEventBus : BackgroundService, IEventBus
 
 // Registered per handler so the bus can dispatch without reflection on the hot path; the parser reads the
 // payload when it arrives over Dapr.
-public sealed record EventHandlerRegistration(string Topic, MessageParser Parser, Func<IMessage, CancellationToken, Task> Invoke);
+public sealed record EventHandlerRegistration(string Topic, MessageParser Parser, Func<IMessage, CancellationToken, Task> Invoke)
+{
+    // Called at publish time in-process (IInlineEventHandler).
+    public bool Inline { get; init; }
+}
 
 public static class EventBusRegistration
 {
@@ -100,7 +136,7 @@ public static class EventBusRegistration
         {
             var handler = sp.GetRequiredService<THandler>();
             var parser = (MessageParser)typeof(TMessage).GetProperty("Parser")!.GetValue(null)!;
-            return new EventHandlerRegistration(handler.Topic, parser, (message, ct) => handler.HandleAsync((TMessage)message, ct));
+            return new EventHandlerRegistration(handler.Topic, parser, (message, ct) => handler.HandleAsync((TMessage)message, ct)) { Inline = handler is IInlineEventHandler };
         });
         return services;
     }

@@ -51,6 +51,8 @@ public static class GatewayDefaults
             .ConfigureResource(resource => resource.AddService(serviceName))
             .WithMetrics(metrics => metrics
                 .AddMeter(MeterName)
+                // The runtime's own meter: GC heap and committed memory, thread pool, lock contention, exceptions.
+                .AddMeter("System.Runtime")
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddPrometheusExporter());

@@ -38,7 +38,7 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider t
                 // chunking, client stopped sending) are the client's doing: a 4xx, never a 500.
                 BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new GatewayException(ErrorKind.RequestTooLarge, "The request body exceeds the size limit."),
                 BadHttpRequestException bad => GatewayException.BadRequest($"The request could not be read: {bad.Message}", code: "invalid_request"),
-                _ => new GatewayException(ErrorKind.Internal, "Internal error."),
+                _ => StoreFailures.AsUnavailable(e) ?? new GatewayException(ErrorKind.Internal, "Internal error."),
             };
             await ErrorWriter.WriteAsync(context, error, shape);
         }

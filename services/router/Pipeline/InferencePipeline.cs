@@ -654,7 +654,7 @@ public sealed class InferencePipeline(
             context.Trace.HttpStatus = 499;
             return exception;
         }
-        var error = exception as GatewayException;
+        var error = exception as GatewayException ?? StoreFailures.AsUnavailable(exception);
         if (error is null)
         {
             RouterLog.RequestCrashed(logger, exception, context.RequestId);

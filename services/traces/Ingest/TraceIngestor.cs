@@ -10,10 +10,11 @@ using Microsoft.Data.Sqlite;
 namespace Gateway.Traces.Ingest;
 
 // Takes every trace the bus delivers and gets it into the store exactly once:
-// accept without waiting on the store -> hold up to `traces.memory_limit` in memory, past that append to the
-// on-disk spool -> write in batches (`batch_size` rows or `flush_milliseconds`, whichever first) -> on failure
-// retry the same batch (same dedup token) with exponential backoff -> when the store is back, replay the spool,
-// oldest first. A restart replays whatever the spool holds; stopping writes what it can and spools the rest.
+// accept without waiting on the store (journaled first, so a killed process loses nothing; see TraceJournal)
+// -> hold up to `traces.memory_limit` in memory, past that append to the on-disk spool -> write in batches
+// (`batch_size` rows or `flush_milliseconds`, whichever first) -> on failure retry the same batch (same dedup
+// token) with exponential backoff -> when the store is back, replay the spool, oldest first. A restart replays
+// whatever the spool holds; stopping writes what it can and spools the rest.
 public sealed class TraceIngestor : BackgroundService
 {
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(50);
@@ -26,14 +27,17 @@ public sealed class TraceIngestor : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<TraceIngestor> _logger;
     private readonly Lock _lock = new();
-    private readonly Queue<TraceEvent> _memory = new();
+    private readonly Queue<(TraceEvent Trace, long Segment)> _memory = new();
+    private readonly TraceJournal _journal;
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Meter _meter = new(GatewayDefaults.MeterName);
     private readonly Counter<long> _written;
     private readonly Counter<long> _spilled;
     private readonly Counter<long> _failures;
     private List<TraceEvent>? _inFlight;
+    private Dictionary<long, int>? _inFlightSegments;
     private bool _unavailable;
+    private long _recovered;
     private bool _spilling;
 
     public TraceIngestor(ITraceStore store, TracesConfig options, string spoolDirectory, TimeProvider time, ILogger<TraceIngestor> logger)
@@ -41,6 +45,15 @@ public sealed class TraceIngestor : BackgroundService
         _store = store;
         _options = options;
         _spool = new TraceSpool(spoolDirectory);
+        _journal = new TraceJournal(Path.Combine(spoolDirectory, "journal"));
+        // What a killed process had accepted goes to the spool: replayed first, deduplicated against the store.
+        foreach (var leftover in _journal.Leftovers)
+        {
+            var traces = TraceSpool.Read(leftover);
+            _spool.Append(traces);
+            _recovered += traces.Count;
+            TraceJournal.Forget(leftover);
+        }
         _time = time;
         _logger = logger;
         _written = _meter.CreateCounter<long>("gateway.traces.written", description: "Trace rows written to the store");
@@ -82,13 +95,15 @@ public sealed class TraceIngestor : BackgroundService
     {
         lock (_lock)
         {
+            var segment = _journal.Append(trace);
             if (_memory.Count < _options.MemoryLimit)
             {
-                _memory.Enqueue(trace);
+                _memory.Enqueue((trace, segment));
             }
             else
             {
                 _spool.Append([trace]);
+                _journal.Done(segment, 1);
                 _spilled.Add(1);
                 if (!_spilling)
                 {
@@ -126,14 +141,17 @@ public sealed class TraceIngestor : BackgroundService
     {
         foreach (var file in _spool.SealedFiles())
         {
-            var traces = TraceSpool.Read(file);
-            TracesLog.ReplayingSpool(_logger, traces.Count, Path.GetFileName(file));
+            var read = TraceSpool.Read(file);
+            TracesLog.ReplayingSpool(_logger, read.Count, Path.GetFileName(file));
+            // A killed process may have stored some of its journaled traces already; stores that append would keep both.
+            var traces = Interlocked.Read(ref _recovered) > 0 ? await WithoutStoredAsync(read, cancellationToken) : read;
             foreach (var chunk in traces.Chunk(_options.BatchSize))
             {
                 await WriteAsync([.. chunk], cancellationToken);
             }
-            _spool.Delete(file, traces.Count);
+            _spool.Delete(file, read.Count);
         }
+        Interlocked.Exchange(ref _recovered, 0);
         lock (_lock)
         {
             _spilling = false;
@@ -173,11 +191,14 @@ public sealed class TraceIngestor : BackgroundService
         lock (_lock)
         {
             var batch = new List<TraceEvent>(Math.Min(_memory.Count, _options.BatchSize));
-            while (batch.Count < _options.BatchSize && _memory.TryDequeue(out var trace))
+            var segments = new Dictionary<long, int>();
+            while (batch.Count < _options.BatchSize && _memory.TryDequeue(out var entry))
             {
-                batch.Add(trace);
+                batch.Add(entry.Trace);
+                segments[entry.Segment] = segments.GetValueOrDefault(entry.Segment) + 1;
             }
             _inFlight = batch;
+            _inFlightSegments = segments;
             return batch;
         }
     }
@@ -193,6 +214,12 @@ public sealed class TraceIngestor : BackgroundService
         lock (_lock)
         {
             _inFlight = null;
+            // In the store, or in the dead-letter file: either way no longer only in memory.
+            foreach (var (segment, count) in _inFlightSegments ?? [])
+            {
+                _journal.Done(segment, count);
+            }
+            _inFlightSegments = null;
         }
         if (written)
         {
@@ -280,9 +307,10 @@ public sealed class TraceIngestor : BackgroundService
         List<TraceEvent> left;
         lock (_lock)
         {
-            left = [.. _inFlight ?? [], .. _memory];
+            left = [.. _inFlight ?? [], .. _memory.Select(m => m.Trace)];
             _memory.Clear();
             _inFlight = null;
+            _inFlightSegments = null;
         }
         if (left.Count > 0 && !_unavailable)
         {
@@ -310,11 +338,23 @@ public sealed class TraceIngestor : BackgroundService
             _spool.Append(left);
         }
         _spool.Dispose();
+        _journal.Clear();
+    }
+
+    private async Task<List<TraceEvent>> WithoutStoredAsync(List<TraceEvent> traces, CancellationToken cancellationToken)
+    {
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var chunk in traces.Chunk(_options.BatchSize))
+        {
+            await RetryAsync(async ct => stored.UnionWith(await _store.ExistingAsync([.. chunk.Select(t => t.RequestId)], ct)), 0, cancellationToken);
+        }
+        return stored.Count == 0 ? traces : [.. traces.Where(t => !stored.Contains(t.RequestId))];
     }
 
     public override void Dispose()
     {
         base.Dispose();
+        _journal.Dispose();
         _signal.Dispose();
         _meter.Dispose();
     }

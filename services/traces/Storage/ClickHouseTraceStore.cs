@@ -240,6 +240,26 @@ public sealed partial class ClickHouseTraceStore : ITraceStore, IMcpAuditStore
 
     // ---- reads --------------------------------------------------------------------------------------
 
+    // Inserts here are appends (deduplicated per batch, not per row): a replayed journal must skip what is in.
+    public async Task<IReadOnlySet<string>> ExistingAsync(IReadOnlyList<string> requestIds, CancellationToken cancellationToken)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        if (requestIds.Count == 0)
+        {
+            return found;
+        }
+        var parameters = new ClickHouseParameterCollection { new ClickHouseDbParameter { ParameterName = "ids", Value = requestIds.ToArray() } };
+        using var reader = await _client.ExecuteReaderAsync($$"""
+            SELECT request_id FROM {{_database}}.traces WHERE request_id IN {ids:Array(String)}
+            UNION ALL SELECT id FROM {{_database}}.mcp_audit WHERE id IN {ids:Array(String)}
+            """, parameters, null, cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add(reader.GetString(0));
+        }
+        return found;
+    }
+
     public async Task<TraceEvent?> GetAsync(string requestId, CancellationToken cancellationToken)
     {
         var parameters = new ClickHouseParameterCollection { new ClickHouseDbParameter { ParameterName = "id", Value = requestId } };

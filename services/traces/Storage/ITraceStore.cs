@@ -14,6 +14,12 @@ public interface ITraceStore : IAsyncDisposable
     // deduplicate whole inserts (ClickHouse) drops a retry that had in fact succeeded.
     Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken);
 
+    // Which of these request ids are stored already: consulted before replaying a killed process's journal,
+    // whose traces may have been written in batches that are not the ones replayed. A store whose writes are
+    // upserts by request id (SQLite) needs no answer.
+    Task<IReadOnlySet<string>> ExistingAsync(IReadOnlyList<string> requestIds, CancellationToken cancellationToken)
+        => Task.FromResult<IReadOnlySet<string>>(new HashSet<string>());
+
     // The trace with its latest feedback attached (TraceEvent.feedback), or null.
     Task<TraceEvent?> GetAsync(string requestId, CancellationToken cancellationToken);
 

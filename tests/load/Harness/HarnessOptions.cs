@@ -11,7 +11,9 @@ public sealed record HarnessOptions
     public int WarmupSeconds { get; init; } = 30;
     public IReadOnlyList<string> Targets { get; init; } = ["direct", "passthrough", "gateway", "governed"];
     public string OutDirectory { get; init; } = "tests/load/results";
+    // A soak instead of the measurements: S seconds at the steady rate on the last target, sampled every SampleSeconds.
     public int SoakSeconds { get; init; }
+    public int SampleSeconds { get; init; } = 10;
     public int StreamSamples { get; init; } = 400;
 
     public static HarnessOptions? Parse(string[] args)
@@ -28,6 +30,7 @@ public sealed record HarnessOptions
                 "--targets" => options with { Targets = value.Split(',', StringSplitOptions.RemoveEmptyEntries) },
                 "--out" => options with { OutDirectory = value },
                 "--soak" => options with { SoakSeconds = int.Parse(value, CultureInfo.InvariantCulture) },
+                "--sample" => options with { SampleSeconds = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--stream-samples" => options with { StreamSamples = int.Parse(value, CultureInfo.InvariantCulture) },
                 _ => null,
             };

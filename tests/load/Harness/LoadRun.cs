@@ -15,8 +15,6 @@ public sealed record TargetResult(
     double? PeakRssMb,
     long Errors);
 
-public sealed record SoakSample(double Seconds, double RssMb, int Threads, int Sockets);
-
 /// <summary>
 /// One run: the fake upstream on core 1, each target in turn on core 0, wrk (and the harness's own streaming
 /// client) on core 1. Every figure comes from this run, so ratios to the pass-through survive a noisy machine.
@@ -50,22 +48,28 @@ public sealed class LoadRun(HarnessOptions options)
             UpstreamPort.ToString(CultureInfo.InvariantCulture));
         await upstream.WaitForPortAsync(UpstreamPort, TimeSpan.FromSeconds(30));
         var factory = new TargetFactory(root, work, UpstreamPort);
+        Directory.CreateDirectory(options.OutDirectory);
+        var stamp = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+
+        if (options.SoakSeconds > 0)
+        {
+            using var soaked = await factory.StartAsync(options.Targets[^1]);
+            var (samples, loadAverage) = await new SoakRun(options).RunAsync(soaked);
+            var soak = new SoakReport(options, soaked.Name, samples, loadAverage);
+            File.WriteAllText(Path.Combine(options.OutDirectory, $"soak-{stamp}.json"), soak.Json());
+            File.WriteAllText(Path.Combine(options.OutDirectory, $"soak-{stamp}.md"), soak.Markdown());
+            Console.WriteLine(soak.Markdown());
+            return soak.Passed ? 0 : 1;
+        }
 
         var results = new List<TargetResult>();
-        List<SoakSample>? soak = null;
         foreach (var name in options.Targets)
         {
             using var target = await factory.StartAsync(name);
             Console.Error.WriteLine($"== {name}");
             results.Add(await MeasureAsync(target));
-            if (options.SoakSeconds > 0 && name == options.Targets[^1])
-            {
-                soak = await SoakAsync(target);
-            }
         }
-        var report = new Report(options, results, soak);
-        Directory.CreateDirectory(options.OutDirectory);
-        var stamp = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var report = new Report(options, results);
         File.WriteAllText(Path.Combine(options.OutDirectory, $"load-{stamp}.json"), report.Json());
         File.WriteAllText(Path.Combine(options.OutDirectory, $"load-{stamp}.md"), report.Markdown());
         Console.WriteLine(report.Markdown());
@@ -128,24 +132,6 @@ public sealed class LoadRun(HarnessOptions options)
         }
         samples.Sort();
         return (Percentile(samples, 0.50), Percentile(samples, 0.99));
-    }
-
-    // Steady load for the soak period while /proc is sampled every ten seconds.
-    private async Task<List<SoakSample>> SoakAsync(Target target)
-    {
-        Console.Error.WriteLine($"== soak {target.Name} for {options.SoakSeconds} s");
-        var load = Wrk.RunAsync(target.Url, RateConnections, options.SoakSeconds, TargetFactory.Key, delayMs: RateConnections * 1000.0 / options.Rate);
-        var samples = new List<SoakSample>();
-        var clock = Stopwatch.StartNew();
-        var pid = target.Pids[0];
-        while (!load.IsCompleted)
-        {
-            samples.Add(new SoakSample(Math.Round(clock.Elapsed.TotalSeconds), ProcStats.StatusKilobytes(pid, "VmRSS") / 1024.0,
-                ProcStats.Threads(pid), ProcStats.Sockets(pid)));
-            await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(10)));
-        }
-        await load;
-        return samples;
     }
 
     public static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];

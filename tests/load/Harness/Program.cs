@@ -4,7 +4,7 @@ using Gateway.Load.Harness;
 
 // Usage (from the repository root; tests/load/run.sh builds everything first):
 //   dotnet tests/load/Harness/bin/Release/net10.0/Gateway.Load.Harness.dll [--duration S] [--warmup S] [--rate R]
-//       [--targets direct,passthrough,gateway,governed] [--out DIR] [--soak S]
+//       [--targets direct,passthrough,gateway,governed] [--out DIR] [--soak S [--sample S]]
 //   ... passthrough PORT UPSTREAM_URL      (the reference proxy, started by the harness itself)
 if (args is ["passthrough", var port, var upstream])
 {
@@ -14,7 +14,7 @@ if (args is ["passthrough", var port, var upstream])
 var options = HarnessOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: harness [--duration S] [--warmup S] [--rate R] [--targets a,b] [--out DIR] [--soak S]");
+    Console.Error.WriteLine("usage: harness [--duration S] [--warmup S] [--rate R] [--targets a,b] [--out DIR] [--soak S [--sample S]]");
     return 2;
 }
 return await new LoadRun(options).RunAsync();

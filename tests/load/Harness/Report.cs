@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Gateway.Load.Harness;
 
 /// <summary>The run as a markdown table (for docs/performance.md) and as JSON (for tooling), with the targets checked.</summary>
-public sealed class Report(HarnessOptions options, IReadOnlyList<TargetResult> results, IReadOnlyList<SoakSample>? soak)
+public sealed class Report(HarnessOptions options, IReadOnlyList<TargetResult> results)
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -24,8 +24,6 @@ public sealed class Report(HarnessOptions options, IReadOnlyList<TargetResult> r
             AddedStreamTtfbP50Ms = Added(r, d => d.StreamTtfbP50Ms),
             CpuRatioToPassthrough = CpuRatio(r),
         }),
-        Soak = soak,
-        SoakRssSlopeMbPerMinute = SoakSlope(),
         Checks = Checks().Select(c => new { c.Name, c.Value, c.Pass }),
     }, Indented);
 
@@ -40,11 +38,6 @@ public sealed class Report(HarnessOptions options, IReadOnlyList<TargetResult> r
         {
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Target} | {F(r.SaturationRps, "0")} | {F(r.CpuMicrosecondsPerRequest, "0")} | {F(CpuRatio(r), "0.00")} | {r.RateAchieved:0} | {r.P50Ms:0.000} | {r.P90Ms:0.000} | {r.P99Ms:0.000} | {F(Added(r, d => d.P50Ms), "0.000")} | {F(Added(r, d => d.P99Ms), "0.000")} | {r.StreamTtfbP50Ms:0.000} | {F(Added(r, d => d.StreamTtfbP50Ms), "0.000")} | {F(r.PeakRssMb, "0")} | {r.Errors} |");
-        }
-        if (soak is { Count: > 0 })
-        {
-            md.AppendLine();
-            md.AppendLine(CultureInfo.InvariantCulture, $"Soak ({results[^1].Target}, {options.SoakSeconds} s at {options.Rate} req/s): RSS {soak[0].RssMb:0} → {soak[^1].RssMb:0} MB, slope over the second half {SoakSlope():0.00} MB/min, threads {soak[0].Threads} → {soak[^1].Threads}, sockets {soak[0].Sockets} → {soak[^1].Sockets}.");
         }
         md.AppendLine();
         md.AppendLine("| target check | value | met |");
@@ -91,10 +84,6 @@ public sealed class Report(HarnessOptions options, IReadOnlyList<TargetResult> r
         {
             yield return new($"{label}: peak RSS ≤ 250 MB", $"{rss:0} MB", rss <= 250);
         }
-        if (SoakSlope() is { } slope)
-        {
-            yield return new($"{label}: RSS flat over the soak (≤ 0.5 MB/min over its second half)", $"{slope:0.00} MB/min", slope <= 0.5);
-        }
         if (Find("mesh") is { } mesh && Added(mesh, d => d.P50Ms) is { } meshP50)
         {
             yield return new("mesh: added latency p50 ≤ 1 ms", $"{meshP50:0.000} ms", meshP50 <= 1);
@@ -106,20 +95,6 @@ public sealed class Report(HarnessOptions options, IReadOnlyList<TargetResult> r
 
     private double? CpuRatio(TargetResult r) =>
         r.CpuMicrosecondsPerRequest is { } cpu && Find("passthrough")?.CpuMicrosecondsPerRequest is { } bare && r.Target != "passthrough" ? cpu / bare : null;
-
-    // Least-squares slope of RSS over the second half of the soak, in MB per minute (the first half is warm-up).
-    private double? SoakSlope()
-    {
-        if (soak is not { Count: >= 4 })
-        {
-            return null;
-        }
-        var tail = soak.Skip(soak.Count / 2).ToList();
-        var meanX = tail.Average(s => s.Seconds);
-        var meanY = tail.Average(s => s.RssMb);
-        var slope = tail.Sum(s => (s.Seconds - meanX) * (s.RssMb - meanY)) / tail.Sum(s => (s.Seconds - meanX) * (s.Seconds - meanX));
-        return slope * 60;
-    }
 
     private static string F(double? value, string format) => value?.ToString(format, CultureInfo.InvariantCulture) ?? "–";
 }

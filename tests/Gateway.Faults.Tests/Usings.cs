@@ -1,0 +1,2 @@
+global using Gateway.Testing;
+global using Xunit;
