@@ -22,6 +22,9 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public string Uri { get; }
 
+    // The loopback port it answers on (the mapped port when it runs in a container).
+    public int Port => new System.Uri(Uri).Port;
+
     public static Task<PostgresServer> StartAsync() => ExternalServer.StartAsync("PostgreSQL", StartContainerAsync, StartLocalAsync);
 
     public static async Task<PostgresServer> StartContainerAsync(CancellationToken cancellationToken)

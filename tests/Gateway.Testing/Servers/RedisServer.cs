@@ -20,6 +20,9 @@ public sealed class RedisServer : IAsyncDisposable
 
     public string Uri { get; }
 
+    // The loopback port it answers on (the mapped port when it runs in a container).
+    public int Port => new System.Uri(Uri).Port;
+
     public static Task<RedisServer> StartAsync() => ExternalServer.StartAsync("Redis", StartContainerAsync, StartLocalAsync);
 
     public static async Task<RedisServer> StartContainerAsync(CancellationToken cancellationToken)
