@@ -183,15 +183,17 @@ public sealed class UpstreamIsolationTests : IAsyncLifetime
         anthropic.Headers.Add("anthropic-version", "2023-06-01");
         using var messages = await http.SendAsync(anthropic, Ct);
 
-        Assert.Equal(HttpStatusCode.NotFound, chat.StatusCode);
+        // A name with control characters is refused as malformed before any lookup; any other is unknown.
+        var malformed = model.Any(char.IsControl);
+        Assert.Equal(malformed ? HttpStatusCode.BadRequest : HttpStatusCode.NotFound, chat.StatusCode);
         using (var error = JsonDocument.Parse(await chat.Content.ReadAsStringAsync(Ct)))
         {
-            Assert.Equal("model_not_found", error.RootElement.GetProperty("error").GetProperty("code").GetString());
+            Assert.Equal(malformed ? "invalid_value" : "model_not_found", error.RootElement.GetProperty("error").GetProperty("code").GetString());
         }
-        Assert.Equal(HttpStatusCode.NotFound, messages.StatusCode);
+        Assert.Equal(malformed ? HttpStatusCode.BadRequest : HttpStatusCode.NotFound, messages.StatusCode);
         using (var error = JsonDocument.Parse(await messages.Content.ReadAsStringAsync(Ct)))
         {
-            Assert.Equal("not_found_error", error.RootElement.GetProperty("error").GetProperty("type").GetString());
+            Assert.Equal(malformed ? "invalid_request_error" : "not_found_error", error.RootElement.GetProperty("error").GetProperty("type").GetString());
         }
         Assert.Equal(before, Routes.Sum(r => r.Fake.CallCount));
         Assert.Equal(0, _evil.CallCount);

@@ -24,22 +24,15 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider t
         // without the final chunk, after sending what was written (HttpContext.Abort() could drop that).
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
-            // A body read elsewhere (admin JSON, forms) that Kestrel refused: the client's fault, not an error here.
+            // A body read elsewhere (admin JSON, forms) that Kestrel refused (over the size limit, broken chunking,
+            // too slow): the client's fault, a 4xx, never a 500.
             await ErrorWriter.WriteAsync(context, RequestBody.Unreadable(e), ErrorWriter.ShapeFor(context));
         }
         catch (Exception e) when (!context.Response.HasStarted && (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested))
         {
             EdgeLog.Unhandled(logger, e, context.Request.Path);
             var shape = ErrorWriter.ShapeFor(context);
-            var error = e switch
-            {
-                GatewayException gateway => gateway,
-                // Kestrel's own refusals of a request body read by a handler (over the size limit, broken
-                // chunking, client stopped sending) are the client's doing: a 4xx, never a 500.
-                BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new GatewayException(ErrorKind.RequestTooLarge, "The request body exceeds the size limit."),
-                BadHttpRequestException bad => GatewayException.BadRequest($"The request could not be read: {bad.Message}", code: "invalid_request"),
-                _ => StoreFailures.AsUnavailable(e) ?? new GatewayException(ErrorKind.Internal, "Internal error."),
-            };
+            var error = e as GatewayException ?? StoreFailures.AsUnavailable(e) ?? new GatewayException(ErrorKind.Internal, "Internal error.");
             await ErrorWriter.WriteAsync(context, error, shape);
         }
     }

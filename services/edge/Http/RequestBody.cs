@@ -82,10 +82,13 @@ public static class RequestBody
         return document;
     }
 
-    // Kestrel gave up on the body: it arrived slower than server.limits.min_request_body_bytes_per_second, or
-    // ended before its Content-Length. The client's fault, so a 400 in the route's shape, never a 500.
+    // Kestrel gave up on the body: over the size limit (413), or it arrived slower than
+    // server.limits.min_request_body_bytes_per_second or ended before its Content-Length (400). The client's
+    // fault, so a 4xx in the route's shape, never a 500.
     public static GatewayException Unreadable(BadHttpRequestException e)
-        => GatewayException.BadRequest($"The request body could not be read: {e.Message}", code: e.StatusCode == StatusCodes.Status408RequestTimeout ? "request_body_timeout" : "invalid_request_body");
+        => e.StatusCode == StatusCodes.Status413PayloadTooLarge
+            ? new GatewayException(ErrorKind.RequestTooLarge, "The request body exceeds the size limit.")
+            : GatewayException.BadRequest($"The request body could not be read: {e.Message}", code: e.StatusCode == StatusCodes.Status408RequestTimeout ? "request_body_timeout" : "invalid_request_body");
 
     private static GatewayException TooLarge(long limit)
         => new(ErrorKind.RequestTooLarge, $"The request body exceeds the limit of {limit} bytes.");

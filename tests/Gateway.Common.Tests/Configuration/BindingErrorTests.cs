@@ -24,7 +24,7 @@ public sealed class BindingErrorTests
     [Fact]
     public void Parse_UnknownKeyUnlikeAnyKnownOne_ListsTheAllowedKeys()
         => Single("server:\n  listen_everywhere: true\n", "server.listen_everywhere",
-            "unknown key; remove it, or use one of: admin_key, grpc, http, max_json_depth, max_request_body_bytes");
+            "unknown key; remove it, or use one of: admin_key, grpc, http, limits, max_json_depth, max_request_body_bytes, tls");
 
     [Theory]
     [InlineData("{ provider: openai, model: gpt-4o, weight: heavy }", "models.gpt-4o.targets[0].weight", "expected a whole number (e.g. 10), found 'heavy'")]
