@@ -38,6 +38,7 @@ public sealed class OidcValidatedTokenTests : IAsyncLifetime
     public async Task RememberedToken_StillExpiresOnTime()
     {
         var token = _idp.Token(expiresIn: TimeSpan.FromSeconds(30));
+        SyncClock();
 
         Assert.NotNull(await _validator.ValidateApiTokenAsync(token, TestContext.Current.CancellationToken));
         _time.Advance(TimeSpan.FromSeconds(20));
@@ -51,6 +52,7 @@ public sealed class OidcValidatedTokenTests : IAsyncLifetime
     public async Task RememberedToken_EachCallerGetsItsOwnPrincipal()
     {
         var token = _idp.Token();
+        SyncClock();
         var first = await _validator.ValidateApiTokenAsync(token, TestContext.Current.CancellationToken);
         first!.Team = "tampered";
 
@@ -59,6 +61,10 @@ public sealed class OidcValidatedTokenTests : IAsyncLifetime
         Assert.NotEqual("tampered", second!.Team);
         Assert.Equal(1, _idp.JwksFetches);
     }
+
+    // The token is stamped with the real clock (not before = now) and there is no skew: start the fake clock
+    // there, or a slow machine puts the token in the validator's future.
+    private void SyncClock() => _time.SetUtcNow(TimeProvider.System.GetUtcNow());
 
     private sealed class OneClient : IHttpClientFactory
     {
