@@ -211,7 +211,7 @@ public sealed class InferencePipeline(
             context.Principal = await AuthenticateAsync(context, apiKey, cancellationToken);
             CallContext.Enter(context.RequestId, context.Principal, time, config);
             context.Trace.RequestedModel = request.Model;
-            EnsureModel(context, context.Principal, request.Model);
+            EnsureModel(context, request.Model);
             request = await GuardEmbeddingsAsync(context, request, cancellationToken);
             var current = context.Config;
             current.Models.TryGetValue(request.Model, out var priced);
@@ -327,7 +327,7 @@ public sealed class InferencePipeline(
         {
             throw GatewayException.BadRequest("'messages' must contain at least one message.", "messages", "empty_array");
         }
-        EnsureModel(context, context.Principal, request.Model);
+        EnsureModel(context, request.Model);
 
         return await GuardInputAsync(context, request, RequestCapture.Request, cancellationToken);
     }
@@ -443,8 +443,10 @@ public sealed class InferencePipeline(
         return principal;
     }
 
-    private static void EnsureModel(RequestContext context, Principal principal, string model)
+    // After authentication: the principal is known.
+    private static void EnsureModel(RequestContext context, string model)
     {
+        var principal = context.Principal!;
         if (!context.Config.Models.ContainsKey(model))
         {
             throw new GatewayException(ErrorKind.NotFound, $"The model '{model}' does not exist or you do not have access to it.", "model");
