@@ -15,7 +15,7 @@ public static class TracesService
     {
         services.AddSingleton<ITraceStore>(sp => OpenStore(config, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new TraceIngestor(sp.GetRequiredService<ITraceStore>(), config.Traces,
-            config.Traces.SpoolDirectoryFor(config.Storage.Traces),
+            config.Traces.SpoolDirectoryFor(config.Storage),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TraceIngestor>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TraceIngestor>());
         services.AddEventHandler<TraceEventHandler, TraceEvent>();

@@ -271,13 +271,15 @@ public sealed record TracesConfig
     public int BatchSize { get; init; } = 500;
     public int FlushMilliseconds { get; init; } = 1000;
     // Traces held in memory while the store is away; past this they go to the spool directory on disk
-    // (default: beside the SQLite file, or ./data/trace-spool for ClickHouse).
+    // (default: beside the SQLite trace file; for ClickHouse beside the SQLite state file, else ./data/trace-spool).
+    // One process per directory: a second gateway on the same spool is refused at start.
     public int MemoryLimit { get; init; } = 10_000;
     public string? SpoolDirectory { get; init; }
 
-    public string SpoolDirectoryFor(string tracesUri)
-        => SpoolDirectory ?? (tracesUri.StartsWith("sqlite://", StringComparison.Ordinal)
-            ? tracesUri["sqlite://".Length..] + "-spool"
+    public string SpoolDirectoryFor(StorageConfig storage)
+        => SpoolDirectory
+            ?? (storage.Traces.StartsWith("sqlite://", StringComparison.Ordinal) ? storage.Traces["sqlite://".Length..] + "-spool"
+            : storage.State.StartsWith("sqlite://", StringComparison.Ordinal) ? storage.State["sqlite://".Length..] + "-trace-spool"
             : Path.Combine(".", "data", "trace-spool"));
 }
 

@@ -29,6 +29,7 @@ public sealed class TraceIngestor : BackgroundService
     private readonly Lock _lock = new();
     private readonly Queue<(TraceEvent Trace, long Segment)> _memory = new();
     private readonly TraceJournal _journal;
+    private readonly SpoolLock _spoolLock;
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Meter _meter = new(GatewayDefaults.MeterName);
     private readonly Counter<long> _written;
@@ -44,6 +45,7 @@ public sealed class TraceIngestor : BackgroundService
     {
         _store = store;
         _options = options;
+        _spoolLock = SpoolLock.Acquire(spoolDirectory);
         _spool = new TraceSpool(spoolDirectory);
         _journal = new TraceJournal(Path.Combine(spoolDirectory, "journal"));
         // What a killed process had accepted goes to the spool: replayed first, deduplicated against the store.
@@ -355,6 +357,7 @@ public sealed class TraceIngestor : BackgroundService
     {
         base.Dispose();
         _journal.Dispose();
+        _spoolLock.Dispose();
         _signal.Dispose();
         _meter.Dispose();
     }

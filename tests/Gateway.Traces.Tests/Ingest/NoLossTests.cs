@@ -148,6 +148,23 @@ public sealed class NoLossTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SecondProcessOnTheSameSpool_IsRefusedAtStart_UntilTheFirstStops()
+    {
+        // A second gateway on the same directory would replay the first's live journal as a dead process's.
+        await using var store = SqliteTraceStore.Open($"sqlite://{_spool}-traces.db");
+        var first = Ingestor(store, Options(memoryLimit: 100));
+        var refused = Assert.Throws<InvalidOperationException>(() => Ingestor(store, Options(memoryLimit: 100)));
+        Assert.Contains("in use by another gateway process", refused.Message);
+        Assert.Contains(Path.GetFullPath(_spool), refused.Message);
+
+        first.Accept(TraceData.Make(1, "locked")[0]);
+        first.Dispose();
+        using var second = Ingestor(store, Options(memoryLimit: 100));
+        // The journal the first left (it was not stopped cleanly) is the second's to replay.
+        Assert.Equal(1L, second.Spool.Count);
+    }
+
+    [Fact]
     public void Spool_TornLastRecord_KeepsEverythingBeforeIt()
     {
         using (var spool = new TraceSpool(_spool))
