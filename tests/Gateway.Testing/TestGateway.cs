@@ -110,6 +110,22 @@ public sealed class TestGateway : IAsyncDisposable
         }
     }
 
+    // The one trace this gateway has stored, once it is there (for clients that do not expose x-request-id).
+    public async Task<Contracts.Traces.V1.TraceEvent> SingleTraceAsync(TimeSpan? timeout = null)
+    {
+        var store = Services.GetRequiredService<Traces.Storage.ITraceStore>();
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var page = await store.QueryAsync(new Traces.Storage.TraceFilter(), cancel.Token);
+            if (page.Traces.Count > 0)
+            {
+                return await TraceAsync(page.Traces.Single().RequestId, timeout);
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancel.Token);
+        }
+    }
+
     // Stops this gateway and starts a new one from the same configuration file and data directory (same
     // ports), as an operator's restart would. Use the returned gateway from then on.
     public async Task<TestGateway> RestartAsync()

@@ -98,7 +98,7 @@ public sealed class InferencePipeline(
 
             first.Served = Served(context, target);
             var capture = RequestCapture.Stream(context);
-            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, arguments, ct) => ScanStreamAsync(context, text, arguments, ct) : null, capture);
+            var streamGuard = StreamGuard.Create(context.Pseudonyms, context.ScanOutput ? (text, kind, ct) => ScanStreamAsync(context, text, kind, ct) : null, capture);
             if (streamGuard is not null)
             {
                 try
@@ -556,16 +556,21 @@ public sealed class InferencePipeline(
 
     // Output scanning of a stream: each released segment of text, and each tool call's complete arguments, goes
     // through the guard like a response.
-    private async Task<string> ScanStreamAsync(RequestContext context, string text, bool toolArguments, CancellationToken cancellationToken)
+    private async Task<string> ScanStreamAsync(RequestContext context, string text, StreamScan kind, CancellationToken cancellationToken)
     {
         var message = new Message { Role = Role.Assistant };
-        if (toolArguments)
+        switch (kind)
         {
-            message.ToolCalls.Add(new ToolCall { Arguments = text });
-        }
-        else
-        {
-            message.Content.Add(new ContentPart { Text = text });
+            case StreamScan.ToolArguments:
+                message.ToolCalls.Add(new ToolCall { Arguments = text });
+                break;
+            case StreamScan.Reasoning:
+                // Unsigned here, so the guard answers with the rewritten text; StreamGuard decides for signed blocks.
+                message.Reasoning.Add(new ReasoningBlock { Text = text });
+                break;
+            default:
+                message.Content.Add(new ContentPart { Text = text });
+                break;
         }
         var response = new ChatResponse();
         response.Choices.Add(new Choice { Message = message });
@@ -581,7 +586,12 @@ public sealed class InferencePipeline(
         {
             return text;
         }
-        return toolArguments ? rewritten.ToolCalls[0].Arguments : rewritten.Content[0].Text;
+        return kind switch
+        {
+            StreamScan.ToolArguments => rewritten.ToolCalls[0].Arguments,
+            StreamScan.Reasoning => rewritten.Reasoning[0].Text,
+            _ => rewritten.Content[0].Text,
+        };
     }
 
     private async Task SettleAsync(RequestContext context, Reservation reservation, Usage? usage, CancellationToken cancellationToken)

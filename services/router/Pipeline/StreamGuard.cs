@@ -11,25 +11,37 @@ namespace Gateway.Router.Pipeline;
 // deltas. What is held is flushed into the chunk that carries the choice's finish reason, or into one extra
 // chunk at the end. A redacted trace capture is
 // handed every piece between the scan and the restoring: what the guard let through, placeholders still in.
+// Thinking (reasoning deltas) is held whole when output is scanned: a signed block (Anthropic) passes with its
+// signature when the scan leaves it as it is and is dropped, text and signature, when the policy would rewrite
+// it (a client sending back an altered signed block is refused upstream, as in non-streamed responses); an
+// unsigned block is released rewritten once the choice moves on to its answer or ends. Pseudonyms are not
+// restored in thinking, as in non-streamed responses.
+internal enum StreamScan
+{
+    Text,
+    ToolArguments,
+    Reasoning,
+}
+
 internal sealed class StreamGuard
 {
     // Output scanning releases text at a line break, or at a space once this much is waiting.
     private const int ScanWindow = 512;
 
     private readonly IReadOnlyDictionary<string, string>? _pseudonyms;
-    // Scans released text (false) or a call's complete arguments (true) as output; returns what may pass.
-    private readonly Func<string, bool, CancellationToken, Task<string>>? _scan;
+    // Scans released text, a call's complete arguments or a whole thinking block as output; returns what may pass.
+    private readonly Func<string, StreamScan, CancellationToken, Task<string>>? _scan;
     private readonly StreamCapture? _capture;
     private readonly Dictionary<int, ChoiceState> _choices = [];
 
-    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, bool, CancellationToken, Task<string>>? scan, StreamCapture? capture)
+    private StreamGuard(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, StreamScan, CancellationToken, Task<string>>? scan, StreamCapture? capture)
     {
         _pseudonyms = pseudonyms;
         _scan = scan;
         _capture = capture;
     }
 
-    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, bool, CancellationToken, Task<string>>? scan, StreamCapture? capture = null)
+    public static StreamGuard? Create(IReadOnlyDictionary<string, string>? pseudonyms, Func<string, StreamScan, CancellationToken, Task<string>>? scan, StreamCapture? capture = null)
         => pseudonyms is { Count: > 0 } || scan is not null
             ? new StreamGuard(pseudonyms is { Count: > 0 } ? pseudonyms : null, scan, capture?.AttachGuard() == true ? capture : null)
             : null;
@@ -68,6 +80,10 @@ internal sealed class StreamGuard
             var state = State(choice.Index);
             if (choice.Delta is { } delta)
             {
+                if (_scan is not null)
+                {
+                    await HoldThinkingAsync(state, delta, cancellationToken);
+                }
                 if (delta.HasContent && delta.Content.Length > 0)
                 {
                     delta.Content = await PushAsync(state, delta.Content, cancellationToken);
@@ -107,7 +123,7 @@ internal sealed class StreamGuard
         {
             var delta = new Delta();
             await FlushIntoAsync(state, delta, cancellationToken);
-            if ((delta.HasContent && delta.Content.Length > 0) || delta.ToolCalls.Count > 0)
+            if ((delta.HasContent && delta.Content.Length > 0) || delta.ToolCalls.Count > 0 || delta.HasReasoning)
             {
                 tail ??= new ChatChunk { Id = first.Id, Model = first.Model, Created = first.Created };
                 tail.Choices.Add(new ChunkChoice { Index = index, Delta = delta });
@@ -116,14 +132,58 @@ internal sealed class StreamGuard
         return tail;
     }
 
+    // Thinking text is held; a signature ends a signed block, anything else the choice carries ends an unsigned one.
+    private async ValueTask HoldThinkingAsync(ChoiceState state, Delta delta, CancellationToken cancellationToken)
+    {
+        if (delta.HasReasoning)
+        {
+            (state.Thinking ??= new StringBuilder()).Append(delta.Reasoning);
+            delta.ClearReasoning();
+        }
+        if (delta.HasReasoningSignature && delta.ReasoningSignature.Length > 0)
+        {
+            var held = state.Thinking?.ToString() ?? "";
+            state.Thinking?.Clear();
+            if (held.Length > 0 && await _scan!(held, StreamScan.Reasoning, cancellationToken) != held)
+            {
+                delta.ClearReasoningSignature();
+                return;
+            }
+            if (held.Length > 0)
+            {
+                delta.Reasoning = held;
+            }
+            return;
+        }
+        if ((delta.HasContent && delta.Content.Length > 0) || delta.ToolCalls.Count > 0 || (delta.HasRefusal && delta.Refusal.Length > 0))
+        {
+            await ReleaseUnsignedThinkingAsync(state, delta, cancellationToken);
+        }
+    }
+
+    private async ValueTask ReleaseUnsignedThinkingAsync(ChoiceState state, Delta delta, CancellationToken cancellationToken)
+    {
+        if (state.Thinking is not { Length: > 0 } thinking)
+        {
+            return;
+        }
+        var held = thinking.ToString();
+        thinking.Clear();
+        delta.Reasoning = await _scan!(held, StreamScan.Reasoning, cancellationToken);
+    }
+
     private async ValueTask FlushIntoAsync(ChoiceState state, Delta delta, CancellationToken cancellationToken)
     {
+        if (_scan is not null)
+        {
+            await ReleaseUnsignedThinkingAsync(state, delta, cancellationToken);
+        }
         var text = new StringBuilder();
         if (state.Scan is { Length: > 0 } scan)
         {
             var held = scan.ToString();
             scan.Clear();
-            text.Append(Restore(state, await _scan!(held, false, cancellationToken)));
+            text.Append(Restore(state, await _scan!(held, StreamScan.Text, cancellationToken)));
         }
         if (state.Restorer is { } restorer)
         {
@@ -139,7 +199,7 @@ internal sealed class StreamGuard
             {
                 continue;
             }
-            var arguments = await _scan!(held.ToString(), true, cancellationToken);
+            var arguments = await _scan!(held.ToString(), StreamScan.ToolArguments, cancellationToken);
             held.Clear();
             _capture?.GuardedArguments(state.Index, index, arguments);
             delta.ToolCalls.Add(new ToolCallDelta { Index = index, Arguments = _pseudonyms is null ? arguments : Pseudonyms.Restore(arguments, _pseudonyms, json: true) });
@@ -172,7 +232,7 @@ internal sealed class StreamGuard
         }
         var ready = scan.ToString(0, release);
         scan.Remove(0, release);
-        return Restore(state, await _scan(ready, false, cancellationToken));
+        return Restore(state, await _scan(ready, StreamScan.Text, cancellationToken));
     }
 
     private string Restore(ChoiceState state, string text)
@@ -226,6 +286,9 @@ internal sealed class StreamGuard
         public int Index { get; } = index;
 
         public StringBuilder? Scan { get; set; }
+
+        // Thinking text waiting for its block to end (see HoldThinkingAsync).
+        public StringBuilder? Thinking { get; set; }
 
         public PseudonymStream? Restorer { get; set; }
 

@@ -156,7 +156,10 @@ public sealed class FakeAnthropic : FakeUpstream
                 ["index"] = index,
                 ["content_block"] = new JsonObject { ["type"] = "thinking", ["thinking"] = "", ["signature"] = "" },
             });
-            yield return Frame("content_block_delta", Delta(index, new JsonObject { ["type"] = "thinking_delta", ["thinking"] = thinking }));
+            foreach (var piece in FakeReply.Pieces(thinking, 5))
+            {
+                yield return Frame("content_block_delta", Delta(index, new JsonObject { ["type"] = "thinking_delta", ["thinking"] = piece }));
+            }
             yield return Frame("content_block_delta", Delta(index, new JsonObject { ["type"] = "signature_delta", ["signature"] = Signature }));
             yield return Frame("content_block_stop", Stop(index));
             index++;
@@ -171,17 +174,11 @@ public sealed class FakeAnthropic : FakeUpstream
             });
             var sent = 0;
             // Small pieces, never splitting a surrogate pair (JSON cannot carry half of one).
-            for (var i = 0; i < text.Length; i += 3)
+            foreach (var piece in FakeReply.Pieces(text))
             {
                 if (reply.DropAfterChunks is { } drop && sent++ >= drop)
                 {
                     yield break;
-                }
-                var piece = text.Substring(i, Math.Min(3, text.Length - i));
-                if (char.IsHighSurrogate(piece[^1]) && i + 3 < text.Length)
-                {
-                    piece += text[i + 3];
-                    i++;
                 }
                 yield return Frame("content_block_delta", Delta(index, new JsonObject { ["type"] = "text_delta", ["text"] = piece }));
             }

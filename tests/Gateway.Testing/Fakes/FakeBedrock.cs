@@ -224,7 +224,7 @@ public sealed class FakeBedrock : FakeUpstream
         if (reply.Text is { } text)
         {
             var sent = 0;
-            foreach (var piece in Pieces(text, 4))
+            foreach (var piece in FakeReply.Pieces(text, 4))
             {
                 if (reply.DropAfterChunks is { } drop && sent++ >= drop)
                 {
@@ -246,7 +246,7 @@ public sealed class FakeBedrock : FakeUpstream
                 ["contentBlockIndex"] = block,
                 ["start"] = new JsonObject { ["toolUse"] = new JsonObject { ["toolUseId"] = call.Id, ["name"] = call.Name } },
             });
-            foreach (var piece in Pieces(call.ArgumentsJson, 6))
+            foreach (var piece in FakeReply.Pieces(call.ArgumentsJson, 6))
             {
                 yield return Event("contentBlockDelta", new JsonObject { ["contentBlockIndex"] = block, ["delta"] = new JsonObject { ["toolUse"] = new JsonObject { ["input"] = piece } } });
             }
@@ -254,20 +254,6 @@ public sealed class FakeBedrock : FakeUpstream
         }
         yield return Event("messageStop", new JsonObject { ["stopReason"] = StopReason(reply) });
         yield return Event("metadata", new JsonObject { ["usage"] = Usage(reply), ["metrics"] = new JsonObject { ["latencyMs"] = 412 } });
-    }
-
-    private static IEnumerable<string> Pieces(string text, int size)
-    {
-        for (var i = 0; i < text.Length;)
-        {
-            var length = Math.Min(size, text.Length - i);
-            if (char.IsHighSurrogate(text[i + length - 1]) && i + length < text.Length)
-            {
-                length++;
-            }
-            yield return text.Substring(i, length);
-            i += length;
-        }
     }
 
     private static string LastUserText(JsonObject request)

@@ -186,20 +186,12 @@ public sealed class FakeGemini : FakeUpstream
         var sent = 0;
         if (reply.Text is { } text)
         {
-            // Pieces of a few characters, never splitting a surrogate pair (the JSON must stay valid).
-            for (var i = 0; i < text.Length; i += 4)
+            foreach (var piece in FakeReply.Pieces(text, 4))
             {
                 if (reply.DropAfterChunks is { } drop && sent++ >= drop)
                 {
                     yield break;
                 }
-                var length = Math.Min(4, text.Length - i);
-                if (char.IsHighSurrogate(text[i + length - 1]) && i + length < text.Length)
-                {
-                    length++;
-                }
-                var piece = text.Substring(i, length);
-                i += length - 4;
                 yield return Frame(Response(new JsonArray(new JsonObject { ["text"] = piece }), null, Usage(reply, final: false)));
             }
         }

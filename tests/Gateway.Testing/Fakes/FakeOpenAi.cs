@@ -83,6 +83,10 @@ public sealed class FakeOpenAi : FakeUpstream
     private JsonObject Completion(FakeReply reply)
     {
         var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Text, ["refusal"] = null };
+        if (reply.Thinking is { } thinking)
+        {
+            message["reasoning_content"] = thinking;
+        }
         if (reply.ToolCalls.Count > 0)
         {
             message["tool_calls"] = new JsonArray(reply.ToolCalls.Select(c => (JsonNode)new JsonObject
@@ -148,21 +152,19 @@ public sealed class FakeOpenAi : FakeUpstream
         });
 
         yield return Frame(Delta(new JsonObject { ["role"] = "assistant", ["content"] = "", ["refusal"] = null }));
+        foreach (var piece in FakeReply.Pieces(reply.Thinking ?? "", 5))
+        {
+            yield return Frame(Delta(new JsonObject { ["reasoning_content"] = piece }));
+        }
         var sent = 0;
         if (reply.Text is { } text)
         {
             // Split into small pieces, deliberately cutting through multi-byte characters' neighbours.
-            for (var i = 0; i < text.Length; i += 3)
+            foreach (var piece in FakeReply.Pieces(text))
             {
                 if (reply.DropAfterChunks is { } drop && sent++ >= drop)
                 {
                     yield break;
-                }
-                var piece = text.Substring(i, Math.Min(3, text.Length - i));
-                if (char.IsHighSurrogate(piece[^1]) && i + 3 < text.Length)
-                {
-                    piece += text[i + 3];
-                    i++;
                 }
                 yield return Frame(Delta(new JsonObject { ["content"] = piece }));
             }

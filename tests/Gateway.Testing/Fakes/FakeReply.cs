@@ -36,7 +36,8 @@ public sealed record FakeReply
     public int? StallAfterChunks { get; init; }
 
     public Task? StallGate { get; init; }
-    // Thinking that precedes the answer (Anthropic thinking block, signed by the fake).
+    // Thinking that precedes the answer: an Anthropic thinking block signed by the fake, or OpenAI-compatible
+    // `reasoning_content` (vLLM, DeepSeek), unsigned. Streamed in small pieces like the text.
     public string? Thinking { get; init; }
 
     // For streams: after the text, send this provider error in-band (an Anthropic `error` event) and stop.
@@ -45,6 +46,21 @@ public sealed record FakeReply
     public static FakeReply Say(string text) => new() { Text = text };
 
     public static FakeReply Error(int status, string body) => new() { Status = status, ErrorBody = body };
+
+    // Small pieces, as providers stream them, never splitting a surrogate pair (JSON cannot carry half of one).
+    public static IEnumerable<string> Pieces(string text, int size = 3)
+    {
+        for (var i = 0; i < text.Length;)
+        {
+            var length = Math.Min(size, text.Length - i);
+            if (char.IsHighSurrogate(text[i + length - 1]) && i + length < text.Length)
+            {
+                length++;
+            }
+            yield return text.Substring(i, length);
+            i += length;
+        }
+    }
 
     public static FakeReply Call(string id, string name, string argumentsJson) => new() { ToolCalls = [new FakeToolCall(id, name, argumentsJson)] };
 }
