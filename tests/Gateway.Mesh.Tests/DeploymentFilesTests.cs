@@ -164,6 +164,8 @@ public sealed class DeploymentFilesTests
         Assert.Contains("USER $APP_UID", dockerfile, StringComparison.Ordinal);
         Assert.Contains("HEALTHCHECK", dockerfile, StringComparison.Ordinal);
         Assert.Contains("/healthz", dockerfile, StringComparison.Ordinal);
+        // The load harness measures with this gen0 budget (tests/load/Harness/Targets.cs): what ships is what was measured.
+        Assert.Contains("DOTNET_GCgen0size=0x1000000", dockerfile, StringComparison.Ordinal);
         var publish = dockerfile.Split('\n').Single(l => l.StartsWith("RUN dotnet publish ", StringComparison.Ordinal));
         var project = publish.Split(' ')[3];
         Assert.True(File.Exists(Path.Combine(Root, project)), $"{service}.Dockerfile publishes {project}, which does not exist");

@@ -19,9 +19,15 @@ public sealed class PinnedProcess : IDisposable
 
     public int Pid => process.Id;
 
-    public static PinnedProcess Start(int core, string logPath, params string[] command)
+    public static PinnedProcess Start(int core, string logPath, params string[] command) => Start(core, logPath, new Dictionary<string, string>(), command);
+
+    public static PinnedProcess Start(int core, string logPath, IReadOnlyDictionary<string, string> environment, params string[] command)
     {
         var start = new ProcessStartInfo("taskset") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         foreach (var argument in (string[])["-c", core.ToString(CultureInfo.InvariantCulture), .. command])
         {
             start.ArgumentList.Add(argument);

@@ -24,6 +24,13 @@ public sealed class TargetFactory(string root, string work, int upstreamPort)
     public const string Key = "load-test-key-0123456789";
     private const int HttpPort = 18080, GrpcPort = 18081;
 
+    // The runtime settings the images set (deploy/docker/*.Dockerfile), so the figures are those of what ships;
+    // an environment that sets them itself wins.
+    private static readonly Dictionary<string, string> ShippedRuntimeSettings = new()
+    {
+        ["DOTNET_GCgen0size"] = Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "0x1000000",
+    };
+
     public async Task<Target> StartAsync(string name)
     {
         if (name == "direct")
@@ -34,7 +41,7 @@ public sealed class TargetFactory(string root, string work, int upstreamPort)
         var process = name == "passthrough"
             ? PinnedProcess.Start(0, log, "dotnet", typeof(TargetFactory).Assembly.Location, "passthrough",
                 HttpPort.ToString(CultureInfo.InvariantCulture), $"http://127.0.0.1:{upstreamPort}/")
-            : PinnedProcess.Start(0, log, "dotnet", Path.Combine(root, "services/edge/bin/Release/net10.0/gateway.dll"),
+            : PinnedProcess.Start(0, log, ShippedRuntimeSettings, "dotnet", Path.Combine(root, "services/edge/bin/Release/net10.0/gateway.dll"),
                 "--config", WriteConfig(name));
         await process.WaitForPortAsync(HttpPort, TimeSpan.FromSeconds(60));
         return new Target(name, $"http://127.0.0.1:{HttpPort}/v1/chat/completions", [process]);
