@@ -21,7 +21,7 @@ public sealed record TargetResult(
 /// </summary>
 public sealed class LoadRun(HarnessOptions options)
 {
-    private const int UpstreamPort = 29900;
+    private const int UpstreamPort = 19900;
     private const int SaturationConnections = 32, RateConnections = 10;
 
     public async Task<int> RunAsync()

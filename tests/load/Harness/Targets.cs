@@ -22,7 +22,7 @@ public sealed class Target(string name, string url, IReadOnlyList<PinnedProcess>
 public sealed class TargetFactory(string root, string work, int upstreamPort)
 {
     public const string Key = "load-test-key-0123456789";
-    private const int HttpPort = 28080, GrpcPort = 28081;
+    private const int HttpPort = 18080, GrpcPort = 18081;
 
     public async Task<Target> StartAsync(string name)
     {
