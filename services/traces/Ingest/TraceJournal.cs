@@ -97,7 +97,7 @@ public sealed class TraceJournal : IDisposable
     }
 
     // The record as WriteDelimitedTo frames it: the length as a varint, then the message.
-    private static void WriteDelimited(FileStream file, byte[] encoded)
+    internal static void WriteDelimited(Stream file, byte[] encoded)
     {
         Span<byte> prefix = stackalloc byte[5];
         var length = (uint)encoded.Length;
