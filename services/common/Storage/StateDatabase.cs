@@ -152,7 +152,18 @@ public sealed class StateDatabase : IAsyncDisposable
         {
             while (TakeBatch(batch))
             {
-                await CommitBatchAsync(batch);
+                try
+                {
+                    await CommitBatchAsync(batch);
+                }
+                catch (Exception e)
+                {
+                    // Only closing the connection can throw here; the drain must go on for the writes behind.
+                    foreach (var write in batch)
+                    {
+                        write.Outcome.TrySetException(e);
+                    }
+                }
                 batch.Clear();
                 if (own is { Outcome.Task.IsCompleted: true } && !_pending.IsEmpty)
                 {
