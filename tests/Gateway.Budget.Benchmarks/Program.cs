@@ -5,8 +5,10 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Gateway.Budget.Benchmarks;
 
-// dotnet run -c Release --project tests/Gateway.Budget.Benchmarks            BenchmarkDotNet (short run, in process)
+// dotnet run -c Release --project tests/Gateway.Budget.Benchmarks            BenchmarkDotNet (short run, in process), every class
+// dotnet run -c Release --project tests/Gateway.Budget.Benchmarks -- --filter '*TokenCount*'   or '*LedgerWrite*', '*Admission*'
 // dotnet run -c Release --project tests/Gateway.Budget.Benchmarks -- --loop  a measured loop: µs per check (reserve + release)
+// dotnet run -c Release --project tests/Gateway.Budget.Benchmarks -- --ledger  ledger writes from 1 and 32 concurrent writers: rate, CPU per write
 if (args.Contains("--loop"))
 {
     var bench = new AdmissionBenchmarks();
@@ -28,5 +30,11 @@ if (args.Contains("--loop"))
     await bench.CleanupAsync();
     return;
 }
+if (args.Contains("--ledger"))
+{
+    await LedgerWriteBenchmarks.MeasureAsync(writers: 1, writes: 20_000);
+    await LedgerWriteBenchmarks.MeasureAsync(writers: 32, writes: 20_000);
+    return;
+}
 var config = DefaultConfig.Instance.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
-BenchmarkRunner.Run<AdmissionBenchmarks>(config, args);
+BenchmarkRunner.Run(typeof(AdmissionBenchmarks).Assembly, config, args);

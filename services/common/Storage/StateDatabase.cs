@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -10,8 +11,12 @@ public sealed class StateDatabase : IAsyncDisposable
 {
     private readonly string _schema;
     private readonly SemaphoreSlim _creating = new(1, 1);
-    // SQLite has one writer at a time; a second one would spin in SQLITE_BUSY retries (sleeping a thread).
-    private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
+    // SQLite has one writer at a time (a second one would spin in SQLITE_BUSY retries, sleeping a thread):
+    // writes queue here and whichever caller finds the writer idle commits the queue (see WriteAsync).
+    private const int MaxBatch = 256;
+    private readonly ConcurrentQueue<PendingWrite> _pending = new();
+    private int _draining;
+    private long _commits;
     private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
     private DbConnection? _sqliteConnection;
     private bool _ready;
@@ -26,6 +31,13 @@ public sealed class StateDatabase : IAsyncDisposable
     public DbDataSource Source { get; }
 
     public bool IsSqlite { get; }
+
+    // SQLite transactions committed by WriteAsync, and writes waiting for one: how well writes are grouped.
+    internal long Commits => Interlocked.Read(ref _commits);
+
+    internal int Queued => _pending.Count;
+
+    internal bool Draining => Volatile.Read(ref _draining) == 1;
 
     // `schema`: idempotent DDL (CREATE TABLE IF NOT EXISTS ...), run once before the first command.
     public static StateDatabase Open(string stateUri, string schema)
@@ -84,12 +96,17 @@ public sealed class StateDatabase : IAsyncDisposable
         return command;
     }
 
-    // Runs an INSERT/UPDATE/DELETE and returns the rows it changed. On SQLite every write goes through one
-    // open connection with one prepared statement per SQL text, one writer at a time, in WAL mode with
-    // synchronous=NORMAL: a commit survives the process being killed (the WAL is in the OS's hands) without
-    // an fsync per request, which held a thread for milliseconds and capped a loaded gateway at a few hundred
-    // requests per second. Only an OS crash or power loss can take the last commits. PostgreSQL keeps its own
-    // durability settings.
+    // Runs an INSERT/UPDATE/DELETE and returns the rows it changed, once it is committed. On SQLite every write
+    // goes through one open connection with one prepared statement per SQL text, in WAL mode with
+    // synchronous=NORMAL: a commit survives the process being killed (the WAL is in the OS's hands) without an
+    // fsync per request, which held a thread for milliseconds and capped a loaded gateway at a few hundred
+    // requests per second. Only an OS crash or power loss can take the last commits.
+    //
+    // Writes that arrive while another is running are committed together (group commit): the caller that finds
+    // the writer idle drains the queue, one transaction per drain, and every caller's task completes only after
+    // the transaction holding its write committed. A statement that fails rolls the transaction back and the
+    // drain replays its writes one by one, so only the bad write fails. PostgreSQL is not batched: its
+    // connections write concurrently and its WAL flush already groups concurrent commits.
     public async Task<int> WriteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
     {
         if (!IsSqlite)
@@ -98,38 +115,195 @@ public sealed class StateDatabase : IAsyncDisposable
             return await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await EnsureSchemaAsync(cancellationToken);
-        await _sqliteWriter.WaitAsync(cancellationToken);
+        var write = new PendingWrite(sql, parameters, cancellationToken);
+        _pending.Enqueue(write);
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+        {
+            // SQLite runs synchronously, so on a busy core a write would finish before any other caller ran and
+            // no two would ever meet. Stepping behind the work already queued lets the callers in it add their
+            // writes first: under load the batch fills; when idle this costs one thread-pool hop.
+            await Task.Yield();
+            await DrainAsync(write);
+        }
+        // Not cancellable once queued: a caller that stopped waiting could not tell whether its write landed.
+        return await write.Outcome.Task;
+    }
+
+    private sealed class PendingWrite(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        public string Sql { get; } = sql;
+
+        public (string Name, object Value)[] Parameters { get; } = parameters;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        // Completed by the draining caller; continuations run elsewhere so the drain is not held up by them.
+        public TaskCompletionSource<int> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    // Commits batches until the queue is empty. Once the caller's own write is done and more are queued, the
+    // rest of the drain moves to the thread pool so this caller is not held up serving others. The flag is
+    // cleared before the last look at the queue, so a write queued just after that look finds the flag clear
+    // and drains itself: none is left behind.
+    private async Task DrainAsync(PendingWrite? own)
+    {
+        var batch = new List<PendingWrite>();
+        while (true)
+        {
+            while (TakeBatch(batch))
+            {
+                try
+                {
+                    await CommitBatchAsync(batch);
+                }
+                catch (Exception e)
+                {
+                    // Only closing the connection can throw here; the drain must go on for the writes behind.
+                    foreach (var write in batch)
+                    {
+                        write.Outcome.TrySetException(e);
+                    }
+                }
+                batch.Clear();
+                if (own is { Outcome.Task.IsCompleted: true } && !_pending.IsEmpty)
+                {
+                    _ = Task.Run(() => DrainAsync(null));
+                    return;
+                }
+            }
+            Volatile.Write(ref _draining, 0);
+            if (_pending.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool TakeBatch(List<PendingWrite> batch)
+    {
+        while (batch.Count < MaxBatch && _pending.TryDequeue(out var write))
+        {
+            if (write.CancellationToken.IsCancellationRequested)
+            {
+                write.Outcome.TrySetCanceled(write.CancellationToken); // never ran
+            }
+            else
+            {
+                batch.Add(write);
+            }
+        }
+        return batch.Count > 0;
+    }
+
+    private async Task CommitBatchAsync(List<PendingWrite> batch)
+    {
+        if (batch.Count == 1)
+        {
+            await ExecuteAloneAsync(batch[0]);
+            return;
+        }
+        var changed = new int[batch.Count];
+        DbTransaction? transaction = null;
         try
         {
-            if (_sqliteConnection is null)
+            var connection = await WriterAsync();
+            transaction = await connection.BeginTransactionAsync(CancellationToken.None);
+            for (var i = 0; i < batch.Count; i++)
             {
-                _sqliteConnection = await Source.OpenConnectionAsync(cancellationToken);
-                await using var pragma = _sqliteConnection.CreateCommand();
-                pragma.CommandText = "PRAGMA synchronous=NORMAL;";
-                await pragma.ExecuteNonQueryAsync(cancellationToken);
+                changed[i] = await ExecuteAsync(connection, batch[i].Sql, batch[i].Parameters, transaction);
             }
-            if (!_prepared.TryGetValue(sql, out var command))
-            {
-                command = _sqliteConnection.CreateCommand();
-                command.CommandText = sql;
-                AddParameters(command, parameters);
-                _prepared[sql] = command;
-            }
-            for (var i = 0; i < parameters.Length; i++)
-            {
-                command.Parameters[i].Value = parameters[i].Value;
-            }
-            return await command.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(CancellationToken.None);
+            Interlocked.Increment(ref _commits);
         }
-        catch (DbException)
+        catch (Exception)
         {
-            await CloseWriterAsync(); // reopened by the next write
-            throw;
+            // Nothing of the transaction was committed: roll it back (a pooled connection would keep it open),
+            // then run each write again on its own so only the ones that fail by themselves report an error.
+            await RollBackQuietlyAsync(transaction);
+            transaction = null;
+            await CloseWriterAsync();
+            foreach (var write in batch)
+            {
+                await ExecuteAloneAsync(write);
+            }
+            return;
         }
         finally
         {
-            _sqliteWriter.Release();
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
         }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Outcome.TrySetResult(changed[i]);
+        }
+    }
+
+    private async Task ExecuteAloneAsync(PendingWrite write)
+    {
+        try
+        {
+            var connection = await WriterAsync();
+            var changed = await ExecuteAsync(connection, write.Sql, write.Parameters);
+            Interlocked.Increment(ref _commits);
+            write.Outcome.TrySetResult(changed);
+        }
+        catch (Exception e)
+        {
+            await CloseWriterAsync(); // reopened by the next write
+            write.Outcome.TrySetException(e);
+        }
+    }
+
+    private static async Task RollBackQuietlyAsync(DbTransaction? transaction)
+    {
+        try
+        {
+            if (transaction is not null)
+            {
+                await transaction.RollbackAsync(CancellationToken.None);
+            }
+        }
+        catch (Exception)
+        {
+            // SQLite may have rolled it back already (an I/O error does); the connection is closed next anyway.
+        }
+        if (transaction is not null)
+        {
+            await transaction.DisposeAsync();
+        }
+    }
+
+    // Writes run with no cancellation: a drain serves many callers, and one leaving must not abort the others.
+    private async Task<int> ExecuteAsync(DbConnection connection, string sql, (string Name, object Value)[] parameters, DbTransaction? transaction = null)
+    {
+        if (!_prepared.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            AddParameters(command, parameters);
+            _prepared[sql] = command;
+        }
+        command.Transaction = transaction;
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            command.Parameters[i].Value = parameters[i].Value;
+        }
+        return await command.ExecuteNonQueryAsync(CancellationToken.None);
+    }
+
+    private async Task<DbConnection> WriterAsync()
+    {
+        if (_sqliteConnection is null)
+        {
+            _sqliteConnection = await Source.OpenConnectionAsync(CancellationToken.None);
+            await using var pragma = _sqliteConnection.CreateCommand();
+            pragma.CommandText = "PRAGMA synchronous=NORMAL;";
+            await pragma.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        return _sqliteConnection;
     }
 
     private async ValueTask CloseWriterAsync()

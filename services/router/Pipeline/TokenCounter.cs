@@ -14,10 +14,23 @@ internal static class TokenCounter
     private const int PerMessage = 4;
     private const int Priming = 3;
 
-    private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
-    private static readonly Lazy<Tokenizer> Cl100k = new(() => TiktokenTokenizer.CreateForEncoding("cl100k_base"));
+    private static readonly Lazy<Encoding> O200k = new(() => new Encoding(TiktokenTokenizer.CreateForEncoding("o200k_base"), 1));
+    private static readonly Lazy<Encoding> Cl100k = new(() => new Encoding(TiktokenTokenizer.CreateForEncoding("cl100k_base"), 2));
 
-    public static (Tokenizer Tokenizer, double Margin) For(string model)
+    // Counts per distinct text (see TokenCountCache); about 120 bytes an entry, so about a megabyte in all.
+    internal static readonly TokenCountCache Cache = new(8192);
+
+    // A tokenizer and the id that keeps its counts apart from other encodings' in the cache.
+    internal sealed class Encoding(Tokenizer tokenizer, int id)
+    {
+        private readonly Func<string, int> _count = text => tokenizer.CountTokens(text);
+
+        public Tokenizer Tokenizer { get; } = tokenizer;
+
+        public int CountTokens(string text) => text.Length == 0 ? 0 : Cache.CountTokens(_count, id, text);
+    }
+
+    public static (Encoding Encoding, double Margin) For(string model)
     {
         var name = model.ToLowerInvariant();
         var slash = name.LastIndexOf('/');
@@ -42,18 +55,18 @@ internal static class TokenCounter
 
     public static long CountTexts(IEnumerable<string> texts, string model)
     {
-        var (tokenizer, margin) = For(model);
+        var (encoding, margin) = For(model);
         long tokens = 0;
         foreach (var text in texts)
         {
-            tokens += tokenizer.CountTokens(text);
+            tokens += encoding.CountTokens(text);
         }
         return (long)Math.Ceiling(tokens * margin);
     }
 
     public static long CountInput(ChatRequest request, string model)
     {
-        var (tokenizer, margin) = For(model);
+        var (encoding, margin) = For(model);
         long tokens = Priming;
         foreach (var message in request.Messages)
         {
@@ -67,17 +80,17 @@ internal static class TokenCounter
                 }
                 else if (part.Text.Length > 0)
                 {
-                    tokens += tokenizer.CountTokens(part.Text);
+                    tokens += encoding.CountTokens(part.Text);
                 }
             }
             foreach (var call in message.ToolCalls)
             {
-                tokens += tokenizer.CountTokens(call.Name) + tokenizer.CountTokens(call.Arguments) + PerMessage;
+                tokens += encoding.CountTokens(call.Name) + encoding.CountTokens(call.Arguments) + PerMessage;
             }
         }
         foreach (var tool in request.Tools)
         {
-            tokens += tokenizer.CountTokens(tool.Name) + tokenizer.CountTokens(tool.Description) + tokenizer.CountTokens(tool.ParametersJson) + 8;
+            tokens += encoding.CountTokens(tool.Name) + encoding.CountTokens(tool.Description) + encoding.CountTokens(tool.ParametersJson) + 8;
         }
         return (long)Math.Ceiling(tokens * margin);
     }

@@ -5,6 +5,7 @@ using Gateway.Common.Configuration;
 using Gateway.Common.Hosting;
 using Gateway.Contracts.Traces.V1;
 using Gateway.Traces.Storage;
+using Google.Protobuf;
 using Microsoft.Data.Sqlite;
 
 namespace Gateway.Traces.Ingest;
@@ -27,7 +28,7 @@ public sealed class TraceIngestor : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<TraceIngestor> _logger;
     private readonly Lock _lock = new();
-    private readonly Queue<(TraceEvent Trace, long Segment)> _memory = new();
+    private readonly Queue<(TraceEvent Trace, long Segment, byte[] Encoded)> _memory = new();
     private readonly TraceJournal _journal;
     private readonly SpoolLock _spoolLock;
     private readonly SemaphoreSlim _signal = new(0);
@@ -95,12 +96,14 @@ public sealed class TraceIngestor : BackgroundService
     // Never waits on the store: memory first, then disk.
     public void Accept(TraceEvent trace)
     {
+        // Encoded once: the journal writes these bytes and the SQLite store keeps them.
+        var encoded = trace.ToByteArray();
         lock (_lock)
         {
-            var segment = _journal.Append(trace);
+            var segment = _journal.Append(encoded);
             if (_memory.Count < _options.MemoryLimit)
             {
-                _memory.Enqueue((trace, segment));
+                _memory.Enqueue((trace, segment, encoded));
             }
             else
             {
@@ -131,10 +134,10 @@ public sealed class TraceIngestor : BackgroundService
         while (!stoppingToken.IsCancellationRequested)
         {
             await ReplaySpoolAsync(stoppingToken);
-            var batch = await NextBatchAsync(stoppingToken);
+            var (batch, encoded) = await NextBatchAsync(stoppingToken);
             if (batch.Count > 0)
             {
-                await WriteAsync(batch, stoppingToken);
+                await WriteAsync(batch, stoppingToken, encoded);
             }
         }
     }
@@ -161,7 +164,7 @@ public sealed class TraceIngestor : BackgroundService
     }
 
     // Up to batch_size traces; waits at most flush_milliseconds after the first one arrives.
-    private async Task<List<TraceEvent>> NextBatchAsync(CancellationToken cancellationToken)
+    private async Task<(List<TraceEvent> Batch, List<byte[]> Encoded)> NextBatchAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -193,26 +196,29 @@ public sealed class TraceIngestor : BackgroundService
         lock (_lock)
         {
             var batch = new List<TraceEvent>(Math.Min(_memory.Count, _options.BatchSize));
+            var encoded = new List<byte[]>(batch.Capacity);
             var segments = new Dictionary<long, int>();
             while (batch.Count < _options.BatchSize && _memory.TryDequeue(out var entry))
             {
                 batch.Add(entry.Trace);
+                encoded.Add(entry.Encoded);
                 segments[entry.Segment] = segments.GetValueOrDefault(entry.Segment) + 1;
             }
             _inFlight = batch;
             _inFlightSegments = segments;
-            return batch;
+            return (batch, encoded);
         }
     }
 
-    private async Task WriteAsync(List<TraceEvent> batch, CancellationToken cancellationToken)
+    // `encoded`: the traces' protobuf encodings when the journal made them (see ITraceStore.WriteAsync).
+    private async Task WriteAsync(List<TraceEvent> batch, CancellationToken cancellationToken, IReadOnlyList<byte[]>? encoded = null)
     {
         lock (_lock)
         {
             _inFlight = batch;
         }
         var token = BatchToken(batch);
-        var written = await RetryAsync(ct => _store.WriteAsync(batch, token, ct), batch.Count, cancellationToken, batch);
+        var written = await RetryAsync(ct => _store.WriteAsync(batch, encoded, token, ct), batch.Count, cancellationToken, batch);
         lock (_lock)
         {
             _inFlight = null;

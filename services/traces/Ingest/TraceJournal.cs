@@ -1,6 +1,3 @@
-using Gateway.Contracts.Traces.V1;
-using Google.Protobuf;
-
 namespace Gateway.Traces.Ingest;
 
 // Every accepted trace, appended to a file before Accept returns. In-process delivery is inline, so that is
@@ -32,8 +29,9 @@ public sealed class TraceJournal : IDisposable
     // Segments a previous process left behind: traces it accepted and may not have stored.
     public IReadOnlyList<string> Leftovers { get; }
 
-    // Appends one trace and returns its segment, to hand back to Done once the trace is safe elsewhere.
-    public long Append(TraceEvent trace)
+    // Appends one trace, given as its protobuf encoding (made once by the caller, outside this lock, and
+    // reused by the store), and returns its segment, to hand back to Done once the trace is safe elsewhere.
+    public long Append(byte[] encoded)
     {
         lock (_lock)
         {
@@ -43,7 +41,7 @@ public sealed class TraceJournal : IDisposable
                 _current = new FileStream(PathOf(_currentSegment), FileMode.CreateNew, FileAccess.Write, FileShare.Read);
                 _currentRecords = 0;
             }
-            trace.WriteDelimitedTo(_current);
+            WriteDelimited(_current, encoded);
             // Into the OS now (a write call), not at some later buffer flush: that is what survives a kill.
             _current.Flush(flushToDisk: false);
             var segment = _currentSegment;
@@ -96,6 +94,22 @@ public sealed class TraceJournal : IDisposable
             }
             _outstanding.Clear();
         }
+    }
+
+    // The record as WriteDelimitedTo frames it: the length as a varint, then the message.
+    internal static void WriteDelimited(Stream file, byte[] encoded)
+    {
+        Span<byte> prefix = stackalloc byte[5];
+        var length = (uint)encoded.Length;
+        var n = 0;
+        while (length >= 0x80)
+        {
+            prefix[n++] = (byte)(length | 0x80);
+            length >>= 7;
+        }
+        prefix[n++] = (byte)length;
+        file.Write(prefix[..n]);
+        file.Write(encoded);
     }
 
     private string PathOf(long segment) => Path.Combine(_directory, $"{segment:D12}.journal");

@@ -14,6 +14,11 @@ public interface ITraceStore : IAsyncDisposable
     // deduplicate whole inserts (ClickHouse) drops a retry that had in fact succeeded.
     Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken);
 
+    // The same, with each trace's protobuf encoding already made (`encoded[i]` is batch[i]'s, from the journal),
+    // for a store that keeps the event as those bytes instead of encoding it again.
+    Task WriteAsync(IReadOnlyList<TraceEvent> batch, IReadOnlyList<byte[]>? encoded, string batchToken, CancellationToken cancellationToken)
+        => WriteAsync(batch, batchToken, cancellationToken);
+
     // Which of these request ids are stored already: consulted before replaying a killed process's journal,
     // whose traces may have been written in batches that are not the ones replayed. A store whose writes are
     // upserts by request id (SQLite) needs no answer.

@@ -94,7 +94,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
         {
             foreach (var trace in existing)
             {
-                Bind(upsert, trace);
+                Bind(upsert, trace, null);
                 upsert.ExecuteNonQuery();
             }
         }
@@ -170,7 +170,10 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
 
     public Task WriteAsync(TraceEvent trace, CancellationToken cancellationToken) => WriteAsync([trace], "", cancellationToken);
 
-    public async Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken)
+    public Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken)
+        => WriteAsync(batch, null, batchToken, cancellationToken);
+
+    public async Task WriteAsync(IReadOnlyList<TraceEvent> batch, IReadOnlyList<byte[]>? encoded, string batchToken, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
@@ -182,10 +185,13 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
             {
                 // One statement parsed once per batch and re-bound per row.
                 await using var upsert = Upsert(connection);
-                foreach (var trace in traces)
+                for (var i = 0; i < batch.Count; i++)
                 {
-                    Bind(upsert, trace);
-                    await upsert.ExecuteNonQueryAsync(cancellationToken);
+                    if (batch[i].McpAudit is null)
+                    {
+                        Bind(upsert, batch[i], encoded?[i]);
+                        await upsert.ExecuteNonQueryAsync(cancellationToken);
+                    }
                 }
             }
             foreach (var audit in audits)
@@ -246,7 +252,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
 
     private static readonly string[] UpsertParameters = ["$id", "$at", "$team", "$model", "$provider", "$status", "$event", "$project", "$user", "$requested", "$error", "$prompt", "$version", "$input", "$output", "$cost", "$total", "$overhead", "$label", "$experiment", "$arm"];
 
-    private static void Bind(SqliteCommand command, TraceEvent trace)
+    private static void Bind(SqliteCommand command, TraceEvent trace, byte[]? encoded)
     {
         var parameters = command.Parameters;
         parameters["$id"].Value = trace.RequestId;
@@ -255,7 +261,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
         parameters["$model"].Value = TraceStoreNames.ModelOf(trace);
         parameters["$provider"].Value = trace.Provider;
         parameters["$status"].Value = trace.Status;
-        parameters["$event"].Value = trace.ToByteArray();
+        parameters["$event"].Value = encoded ?? trace.ToByteArray();
         parameters["$project"].Value = trace.Principal?.Project ?? "";
         parameters["$user"].Value = trace.Principal?.User ?? "";
         parameters["$requested"].Value = trace.RequestedModel;

@@ -14,6 +14,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 // dotnet run -c Release --project tests/benchmarks/Gateway.Traces.Benchmarks -- publish
 //     BenchmarkDotNet: the cost of publishing one trace on the request path (in-process bus, as embedded).
+// dotnet run -c Release --project tests/benchmarks/Gateway.Traces.Benchmarks -- --filter '*EncodeBenchmarks*'
+//     BenchmarkDotNet: encoding a trace with ~1 KB bodies for the journal and the SQLite store, twice or once.
 // dotnet run -c Release --project tests/benchmarks/Gateway.Traces.Benchmarks -- ingest clickhouse://default:@127.0.0.1:18123/bench [rows] [batch]
 //     Rows/s through ClickHouseTraceStore (ClickHouse.Driver, JSONEachRow batches) into a running ClickHouse
 //     (or chdb: node tests/tools/chdb-http.js /tmp/chdb-bench 18123); a sqlite:///path/traces.db URI measures the
@@ -45,7 +47,7 @@ if (args.Length > 0 && args[0] == "ingest")
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{rows} rows in {clock.Elapsed.TotalSeconds:0.00} s = {rows / clock.Elapsed.TotalSeconds:0} rows/s (batches of {batchSize})"));
     return;
 }
-BenchmarkSwitcher.FromTypes([typeof(PublishBenchmarks)]).Run(args.Length > 0 && args[0] == "publish" ? args[1..] : args);
+BenchmarkSwitcher.FromTypes([typeof(PublishBenchmarks), typeof(EncodeBenchmarks)]).Run(args.Length > 0 && args[0] == "publish" ? args[1..] : args);
 
 public static class Sample
 {
@@ -73,6 +75,42 @@ public static class Sample
         trace.Attempts.Add(new Attempt { Provider = "openai", Model = "gpt-4o", UpstreamModel = "gpt-4o-2024-08-06", HttpStatus = 200, LatencyMs = 640 });
         trace.Metadata["app"] = "churn-scorer";
         return trace;
+    }
+}
+
+// A trace with bodies as the load harness captures them, framed for the journal and encoded for the SQLite
+// store's event column: each encoding on its own (as before), or one encoding whose bytes serve both.
+[MemoryDiagnoser]
+public class EncodeBenchmarks
+{
+    private readonly MemoryStream _journal = new();
+    private TraceEvent _trace = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var prompt = string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. ", 23));
+        _trace = Sample.Trace("bench", 1);
+        _trace.Capture = "full";
+        _trace.RequestBody = $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"{{prompt}}"}],"max_tokens":64}""";
+        _trace.ResponseBody = """{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Echo"},"finish_reason":"stop"}]}""";
+    }
+
+    [Benchmark(Baseline = true)]
+    public byte[] JournalThenStore()
+    {
+        _journal.Position = 0;
+        Google.Protobuf.MessageExtensions.WriteDelimitedTo(_trace, _journal);
+        return Google.Protobuf.MessageExtensions.ToByteArray(_trace);
+    }
+
+    [Benchmark]
+    public byte[] EncodedOnce()
+    {
+        _journal.Position = 0;
+        var encoded = Google.Protobuf.MessageExtensions.ToByteArray(_trace);
+        TraceJournal.WriteDelimited(_journal, encoded);
+        return encoded;
     }
 }
 
