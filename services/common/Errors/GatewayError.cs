@@ -20,6 +20,8 @@ public enum ErrorKind
     UpstreamTimeout,
     Unavailable,
     Internal,
+    // Headers over server.limits (431); after Internal so existing kinds keep their numbers.
+    RequestHeadersTooLarge,
 }
 
 public sealed class GatewayException(ErrorKind kind, string message, string? param = null, string? code = null)
