@@ -22,6 +22,8 @@ public enum ErrorKind
     Internal,
     // Headers over server.limits (431); after Internal so existing kinds keep their numbers.
     RequestHeadersTooLarge,
+    // The request contradicts the current state (a name already taken, an entry owned by the configuration file).
+    Conflict,
 }
 
 public sealed class GatewayException(ErrorKind kind, string message, string? param = null, string? code = null)
