@@ -207,10 +207,11 @@ public sealed class BudgetLedger(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The provider has answered already; failing the response now would not unspend the money. The
-            // settlement is retried until the store is back (settling is idempotent: the reservation record goes
-            // with the first one that lands), so the spend is committed late rather than never.
+            // settlement is retried until the store is back, so the spend is committed late rather than never.
+            // Settling is idempotent by reservation id: if the first attempt was applied and only its reply was
+            // lost, the retry gets the same levels back and the ledger row is still booked, once.
             BudgetLog.StoreUnreachable(logger, e, "settle");
-            RetryLater(async ct => await CommitAsync(await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), ct), cost, ct));
+            RetryLater(async ct => await CommitAsync(request.ReservationId, await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), ct), cost, ct));
             return response;
         }
         foreach (var (key, committed) in settled)
@@ -220,15 +221,17 @@ public sealed class BudgetLedger(
                 usage.Budgets.Add(new BudgetLevel { Name = name, PeriodStartUnix = start.ToUnixTimeSeconds(), CommittedUsd = (double)FromNanos(committed) });
             }
         }
-        await CommitAsync(settled, cost, cancellationToken, response);
+        await CommitAsync(request.ReservationId, settled, cost, cancellationToken, response);
         await PublishAsync(usage);
         return response;
     }
 
     // The durable side of a settlement: the ledger row per budget (what a restart seeds the counters from), then
-    // the alert thresholds. A ledger write that fails is retried until it lands, so a restart never under-counts.
-    private async Task CommitAsync(IReadOnlyList<Settled> settled, long cost, CancellationToken cancellationToken, SettleResponse? response = null)
+    // the alert thresholds. A ledger write that fails is retried until it lands, so a restart never under-counts;
+    // bookings are keyed by reservation id, so one that landed but reported failure is not counted twice.
+    private async Task CommitAsync(string reservationId, IReadOnlyList<Settled> settled, long cost, CancellationToken cancellationToken, SettleResponse? response = null)
     {
+        var settledAt = time.GetUtcNow().ToUnixTimeSeconds();
         foreach (var (key, committed) in settled)
         {
             if (!TryParseBudgetKey(key, out var name, out var start))
@@ -239,12 +242,12 @@ public sealed class BudgetLedger(
             {
                 try
                 {
-                    await ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, cancellationToken);
+                    await ledger.BookSettlementAsync(reservationId, name, start.ToUnixTimeSeconds(), cost, settledAt, cancellationToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     BudgetLog.StoreUnreachable(logger, e, "ledger write");
-                    RetryLater(ct => ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, ct));
+                    RetryLater(ct => ledger.BookSettlementAsync(reservationId, name, start.ToUnixTimeSeconds(), cost, settledAt, ct));
                 }
             }
             try

@@ -29,8 +29,13 @@ public sealed class DurabilityTests
         await using (var sql = SqlLedger.Open(state))
         {
             await using var before = new LedgerHarness(config, sql: sql);
-            await before.SettleAsync(await before.ReserveAsync(0.7), 0.7);
+            var reservation = await before.ReserveAsync(0.7);
+            await before.SettleAsync(reservation, 0.7);
             Assert.Single(before.Alerts.Alerts);
+            // The same settlement booked again (a retry whose first attempt landed) adds nothing.
+            var periodStart = (await before.StatusAsync("ds-monthly")).PeriodStartUnix;
+            await sql.BookSettlementAsync(reservation.ReservationId, "ds-monthly", periodStart, 700_000_000, before.Time.GetUtcNow().ToUnixTimeSeconds(), CancellationToken.None);
+            Assert.Equal(700_000_000, await sql.CommittedAsync("ds-monthly", periodStart, CancellationToken.None));
         }
 
         await using var sqlAfter = SqlLedger.Open(state);
