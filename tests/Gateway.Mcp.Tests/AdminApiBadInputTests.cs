@@ -63,6 +63,9 @@ public sealed class AdminApiBadInputTests : IAsyncLifetime
         { "POST", "/admin/v1/mcp/servers", """{"name": "x", "transport": "streamable-http", "url": "http://127.0.0.1:9/mcp", "timeout_seconds": -1}""", HttpStatusCode.BadRequest, "invalid_value", "timeout_seconds" },
         { "POST", "/admin/v1/mcp/servers", """{"name": "x", "transport": "carrier-pigeon"}""", HttpStatusCode.BadRequest, "invalid_value", "transport" },
         { "POST", "/admin/v1/mcp/servers", $$"""{"name": "{{new string('n', 200)}}", "transport": "streamable-http", "url": "http://127.0.0.1:9/mcp"}""", HttpStatusCode.BadRequest, "invalid_value", "name" },
+        // Header injection through a registered server's headers: a line break would smuggle a second header upstream.
+        { "POST", "/admin/v1/mcp/servers", """{"name": "x", "transport": "streamable-http", "url": "http://127.0.0.1:9/mcp", "headers": {"x-a": "v\r\nx-injected: 1"}}""", HttpStatusCode.BadRequest, "invalid_value", "headers.x-a" },
+        { "POST", "/admin/v1/mcp/servers", """{"name": "x", "transport": "streamable-http", "url": "http://127.0.0.1:9/mcp", "headers": {"x a": "v"}}""", HttpStatusCode.BadRequest, "invalid_value", "headers.x a" },
         // URLs an operator could never have meant: not http(s), credentials in them, not a URL at all.
         { "POST", "/admin/v1/mcp/servers", """{"name": "x", "transport": "streamable-http", "url": "file:///etc/passwd"}""", HttpStatusCode.BadRequest, "invalid_value", "url" },
         { "POST", "/admin/v1/mcp/servers", """{"name": "x", "transport": "streamable-http", "url": "gopher://127.0.0.1:70/"}""", HttpStatusCode.BadRequest, "invalid_value", "url" },
