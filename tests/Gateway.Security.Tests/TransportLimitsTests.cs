@@ -134,6 +134,21 @@ public sealed class TransportLimitsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OversizedHeader_OnTheMcpEndpoint_Is431AsAJsonRpcError()
+    {
+        using var http = Http();
+        using var request = WithPadding(HttpMethod.Post, "/mcp", """{"jsonrpc":"2.0","id":1,"method":"ping"}""", paddingBytes: 10 * 1024);
+
+        using var response = await http.SendAsync(request, Ct);
+
+        var body = await Assert431Async(response);
+        Assert.Equal("2.0", body.GetProperty("jsonrpc").GetString());
+        Assert.Equal(JsonValueKind.Null, body.GetProperty("id").ValueKind);
+        Assert.Equal(-32000, body.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal("request_header_fields_too_large", body.GetProperty("error").GetProperty("data").GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task TooManyHeaders_Is431InTheRoutesShape()
     {
         using var http = Http();

@@ -11,6 +11,8 @@ public enum ErrorShape
     Anthropic,
     // A gRPC call on the gRPC port: a trailers-only response with the google.rpc status.
     Grpc,
+    // The MCP endpoints (/mcp, /mcp/NAME): a JSON-RPC error without an id, as they answer transport-level refusals.
+    JsonRpc,
 }
 
 // Writes a GatewayException in the route's own error shape. Only allow-listed kinds carry their message;
@@ -44,7 +46,20 @@ public static class ErrorWriter
     {
         var message = ErrorMapping.IsClientVisible(error.Kind) ? error.Message : $"The gateway failed to handle the request (request id {requestId}).";
         writer.WriteStartObject();
-        if (shape == ErrorShape.Anthropic)
+        if (shape == ErrorShape.JsonRpc)
+        {
+            writer.WriteString("jsonrpc", "2.0");
+            writer.WriteNull("id");
+            writer.WriteStartObject("error");
+            writer.WriteNumber("code", JsonRpcServerError);
+            writer.WriteString("message", message);
+            writer.WriteStartObject("data");
+            writer.WriteString("code", error.Code);
+            writer.WriteString("request_id", requestId);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        else if (shape == ErrorShape.Anthropic)
         {
             writer.WriteString("type", "error");
             writer.WriteStartObject("error");
@@ -72,11 +87,15 @@ public static class ErrorWriter
         writer.WriteEndObject();
     }
 
-    // gRPC calls get a gRPC status; the Anthropic surface answers in Anthropic's shape; everything else
-    // (the OpenAI surface and the admin API) speaks OpenAI's.
+    // JSON-RPC's "server error" range (-32000 to -32099): the HTTP status and data.code say which.
+    private const int JsonRpcServerError = -32000;
+
+    // gRPC calls get a gRPC status; the Anthropic surface answers in Anthropic's shape, the MCP endpoints in
+    // JSON-RPC's; everything else (the OpenAI surface and the admin API) speaks OpenAI's.
     public static ErrorShape ShapeFor(HttpContext context)
         => context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true ? ErrorShape.Grpc
             : context.Request.Path.StartsWithSegments("/v1/messages") ? ErrorShape.Anthropic
+            : context.Request.Path.StartsWithSegments("/mcp") ? ErrorShape.JsonRpc
             : ErrorShape.OpenAi;
 
     // Trailers-only: HTTP 200 with the status in the headers and no messages, as gRPC servers answer a call
