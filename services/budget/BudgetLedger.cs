@@ -231,25 +231,30 @@ public sealed class BudgetLedger(
     // bookings are keyed by reservation id, so one that landed but reported failure is not counted twice.
     private async Task CommitAsync(string reservationId, IReadOnlyList<Settled> settled, long cost, CancellationToken cancellationToken, SettleResponse? response = null)
     {
-        var settledAt = time.GetUtcNow().ToUnixTimeSeconds();
+        var budgets = new List<(string Name, DateTimeOffset Start, long Committed)>(settled.Count);
         foreach (var (key, committed) in settled)
         {
-            if (!TryParseBudgetKey(key, out var name, out var start))
+            if (TryParseBudgetKey(key, out var name, out var start))
             {
-                continue;
+                budgets.Add((name, start, committed));
             }
-            if (cost != 0)
+        }
+        if (cost != 0 && budgets.Count > 0)
+        {
+            var rows = budgets.Select(b => (b.Name, b.Start.ToUnixTimeSeconds())).ToList();
+            var settledAt = time.GetUtcNow().ToUnixTimeSeconds();
+            try
             {
-                try
-                {
-                    await ledger.BookSettlementAsync(reservationId, name, start.ToUnixTimeSeconds(), cost, settledAt, cancellationToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    BudgetLog.StoreUnreachable(logger, e, "ledger write");
-                    RetryLater(ct => ledger.BookSettlementAsync(reservationId, name, start.ToUnixTimeSeconds(), cost, settledAt, ct));
-                }
+                await ledger.BookSettlementAsync(reservationId, rows, cost, settledAt, cancellationToken);
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                BudgetLog.StoreUnreachable(logger, e, "ledger write");
+                RetryLater(ct => ledger.BookSettlementAsync(reservationId, rows, cost, settledAt, ct));
+            }
+        }
+        foreach (var (name, start, committed) in budgets)
+        {
             try
             {
                 await CheckAlertsAsync(name, start, committed, response ?? new SettleResponse(), cancellationToken);

@@ -34,7 +34,7 @@ public sealed class DurabilityTests
             Assert.Single(before.Alerts.Alerts);
             // The same settlement booked again (a retry whose first attempt landed) adds nothing.
             var periodStart = (await before.StatusAsync("ds-monthly")).PeriodStartUnix;
-            await sql.BookSettlementAsync(reservation.ReservationId, "ds-monthly", periodStart, 700_000_000, before.Time.GetUtcNow().ToUnixTimeSeconds(), CancellationToken.None);
+            await sql.BookSettlementAsync(reservation.ReservationId, [("ds-monthly", periodStart)], 700_000_000, before.Time.GetUtcNow().ToUnixTimeSeconds(), CancellationToken.None);
             Assert.Equal(700_000_000, await sql.CommittedAsync("ds-monthly", periodStart, CancellationToken.None));
         }
 

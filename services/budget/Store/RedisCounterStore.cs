@@ -75,8 +75,11 @@ public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect
         """;
 
     // Settling twice is safe: the first run replaces the reservation record with `r:<id>:s`, the committed levels
-    // it produced, and a repeat (a retry after the first reply was lost) returns those again without adding
-    // anything, so the caller can still book the ledger row it never got to write.
+    // it produced, kept for an hour, and a repeat (a retry after the first reply was lost) returns those again
+    // without adding anything, so the caller can still book the ledger row it never got to write. The ledger
+    // remembers booked reservations longer (SqlLedger.SettlementMemory), so the repeat is not booked twice.
+    private const long SettledMemoryMs = 3_600_000;
+
     private const string SettleScript = """
         local rec = redis.call('GET', ARGV[1])
         if not rec then
@@ -90,8 +93,6 @@ public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect
           end
           return out
         end
-        local ttl = redis.call('PTTL', ARGV[1])
-        if ttl < 86400000 then ttl = 86400000 end
         redis.call('DEL', ARGV[1])
         local id = ARGV[2]
         local out = {}
@@ -112,7 +113,7 @@ public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect
             table.insert(done, k .. '|' .. c)
           end
         end
-        if #done > 0 then redis.call('SET', ARGV[4], table.concat(done, '\n'), 'PX', ttl) end
+        if #done > 0 then redis.call('SET', ARGV[4], table.concat(done, '\n'), 'PX', ARGV[5]) end
         return out
         """;
 
@@ -158,7 +159,7 @@ public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect
 
     public async Task<IReadOnlyList<Settled>> SettleAsync(string reservationId, long cost, long nowMs, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await (await DbAsync()).ScriptEvaluateAsync(SettleScript, [], [prefix + "r:" + reservationId, reservationId, cost, prefix + "r:" + reservationId + ":s"]))!;
+        var result = (RedisResult[])(await (await DbAsync()).ScriptEvaluateAsync(SettleScript, [], [prefix + "r:" + reservationId, reservationId, cost, prefix + "r:" + reservationId + ":s", SettledMemoryMs]))!;
         var settled = new List<Settled>(result.Length / 2);
         for (var i = 0; i + 1 < result.Length; i += 2)
         {
