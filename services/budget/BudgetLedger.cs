@@ -207,10 +207,11 @@ public sealed class BudgetLedger(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The provider has answered already; failing the response now would not unspend the money. The
-            // settlement is retried until the store is back (settling is idempotent: the reservation record goes
-            // with the first one that lands), so the spend is committed late rather than never.
+            // settlement is retried until the store is back, so the spend is committed late rather than never.
+            // Settling is idempotent by reservation id: if the first attempt was applied and only its reply was
+            // lost, the retry gets the same levels back and the ledger row is still booked, once.
             BudgetLog.StoreUnreachable(logger, e, "settle");
-            RetryLater(async ct => await CommitAsync(await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), ct), cost, ct));
+            RetryLater(async ct => await CommitAsync(request.ReservationId, await store.SettleAsync(request.ReservationId, cost, time.GetUtcNow().ToUnixTimeMilliseconds(), ct), cost, ct));
             return response;
         }
         foreach (var (key, committed) in settled)
@@ -220,15 +221,15 @@ public sealed class BudgetLedger(
                 usage.Budgets.Add(new BudgetLevel { Name = name, PeriodStartUnix = start.ToUnixTimeSeconds(), CommittedUsd = (double)FromNanos(committed) });
             }
         }
-        await CommitAsync(settled, cost, cancellationToken, response);
+        await CommitAsync(request.ReservationId, settled, cost, cancellationToken, response);
         await PublishAsync(usage);
         return response;
     }
 
     // The durable side of a settlement: the ledger row per budget (what a restart seeds the counters from), then
-    // the alert thresholds. A ledger write that fails is retried until it lands, so a restart never under-counts.
-    // The rows are written at once so the state database commits them in one transaction.
-    private async Task CommitAsync(IReadOnlyList<Settled> settled, long cost, CancellationToken cancellationToken, SettleResponse? response = null)
+    // the alert thresholds. A ledger write that fails is retried until it lands, so a restart never under-counts;
+    // bookings are keyed by reservation id, so one that landed but reported failure is not counted twice.
+    private async Task CommitAsync(string reservationId, IReadOnlyList<Settled> settled, long cost, CancellationToken cancellationToken, SettleResponse? response = null)
     {
         var budgets = new List<(string Name, DateTimeOffset Start, long Committed)>(settled.Count);
         foreach (var (key, committed) in settled)
@@ -238,25 +239,18 @@ public sealed class BudgetLedger(
                 budgets.Add((name, start, committed));
             }
         }
-        if (cost != 0)
+        if (cost != 0 && budgets.Count > 0)
         {
-            var writes = new Task[budgets.Count];
-            for (var i = 0; i < budgets.Count; i++)
+            var rows = budgets.Select(b => (b.Name, b.Start.ToUnixTimeSeconds())).ToList();
+            var settledAt = time.GetUtcNow().ToUnixTimeSeconds();
+            try
             {
-                writes[i] = ledger.AddCommittedAsync(budgets[i].Name, budgets[i].Start.ToUnixTimeSeconds(), cost, cancellationToken);
+                await ledger.BookSettlementAsync(reservationId, rows, cost, settledAt, cancellationToken);
             }
-            for (var i = 0; i < budgets.Count; i++)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                try
-                {
-                    await writes[i];
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    var (name, start, _) = budgets[i];
-                    BudgetLog.StoreUnreachable(logger, e, "ledger write");
-                    RetryLater(ct => ledger.AddCommittedAsync(name, start.ToUnixTimeSeconds(), cost, ct));
-                }
+                BudgetLog.StoreUnreachable(logger, e, "ledger write");
+                RetryLater(ct => ledger.BookSettlementAsync(reservationId, rows, cost, settledAt, ct));
             }
         }
         foreach (var (name, start, committed) in budgets)

@@ -32,6 +32,8 @@ public static class EmbeddedGateway
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = config.Server.MaxRequestBodyBytes;
+            // EdgeExceptionMiddleware enforces the configured header limits in each route's error shape.
+            HeaderLimits.RaiseToCeiling(kestrel, config.Server.Limits);
         });
         builder.Services.AddEdge(config);
         configure?.Invoke(builder);

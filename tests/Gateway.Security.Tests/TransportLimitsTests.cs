@@ -4,7 +4,12 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Gateway.Contracts.Common.V1;
+using Gateway.Contracts.Inference.V1;
 using Gateway.Testing.Fakes;
+using Google.Rpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 
 namespace Gateway.Security.Tests;
 
@@ -51,35 +56,143 @@ public sealed class TransportLimitsTests : IAsyncLifetime
         return http;
     }
 
+    // Configured: 8192 bytes and 40 header lines. Kestrel's own ceiling is twice that (HeaderLimits).
+    private const string Chat = """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""";
+
+    private static HttpRequestMessage WithPadding(HttpMethod method, string path, string? body, int paddingBytes = 0, int extraHeaders = 0)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+        if (paddingBytes > 0)
+        {
+            request.Headers.Add("x-padding", new string('a', paddingBytes));
+        }
+        for (var i = 0; i < extraHeaders; i++)
+        {
+            request.Headers.Add($"x-h{i}", "v");
+        }
+        return request;
+    }
+
+    private static async Task<JsonElement> Assert431Async(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        return body.RootElement.Clone();
+    }
+
     [Fact]
-    public async Task OversizedHeader_Is431AndNothingReachesTheProvider()
+    public async Task OversizedHeader_OnTheOpenAiSurface_Is431InOpenAisShape_AndNothingReachesTheProvider()
     {
         using var http = Http();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
-        {
-            Content = new StringContent("""{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("x-padding", new string('a', 16 * 1024));
+        using var request = WithPadding(HttpMethod.Post, "/v1/chat/completions", Chat, paddingBytes: 10 * 1024);
 
         using var response = await http.SendAsync(request, Ct);
 
-        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+        var error = (await Assert431Async(response)).GetProperty("error");
+        Assert.Equal("request_header_fields_too_large", error.GetProperty("code").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Contains("max_request_header_bytes", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.True(response.Headers.Contains("x-request-id"));
+        Assert.Equal(0, _upstream.CallCount);
+        // The connection and the gateway carry on.
+        using var next = await http.PostAsync("/v1/chat/completions", new StringContent(Chat, Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+
+    [Fact]
+    public async Task OversizedHeader_OnTheAnthropicSurface_Is431InAnthropicsShape()
+    {
+        using var http = Http();
+        using var request = WithPadding(HttpMethod.Post, "/v1/messages", """{"model":"gpt-4o","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}""", paddingBytes: 10 * 1024);
+        request.Headers.Add("anthropic-version", "2023-06-01");
+
+        using var response = await http.SendAsync(request, Ct);
+
+        var body = await Assert431Async(response);
+        Assert.Equal("error", body.GetProperty("type").GetString());
+        Assert.Equal("request_too_large", body.GetProperty("error").GetProperty("type").GetString());
+        Assert.Equal(response.Headers.GetValues("x-request-id").Single(), body.GetProperty("request_id").GetString());
         Assert.Equal(0, _upstream.CallCount);
     }
 
     [Fact]
-    public async Task TooManyHeaders_Is431()
+    public async Task OversizedHeader_OnTheAdminApi_Is431InTheAdminShape_BeforeTheRouteRuns()
     {
-        using var http = Http();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
-        for (var i = 0; i < 60; i++)
-        {
-            request.Headers.Add($"x-h{i}", "v");
-        }
+        using var http = Http("test-admin-key-0123456789");
+        // A budget that does not exist would be a 404: the 431 shows the route never ran.
+        using var request = WithPadding(HttpMethod.Post, "/admin/v1/budgets/none/adjustments", """{"amount_usd": 5}""", paddingBytes: 10 * 1024);
 
         using var response = await http.SendAsync(request, Ct);
 
-        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+        var error = (await Assert431Async(response)).GetProperty("error");
+        Assert.Equal("request_header_fields_too_large", error.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task OversizedHeader_OnTheMcpEndpoint_Is431AsAJsonRpcError()
+    {
+        using var http = Http();
+        using var request = WithPadding(HttpMethod.Post, "/mcp", """{"jsonrpc":"2.0","id":1,"method":"ping"}""", paddingBytes: 10 * 1024);
+
+        using var response = await http.SendAsync(request, Ct);
+
+        var body = await Assert431Async(response);
+        Assert.Equal("2.0", body.GetProperty("jsonrpc").GetString());
+        Assert.Equal(JsonValueKind.Null, body.GetProperty("id").ValueKind);
+        Assert.Equal(-32000, body.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal("request_header_fields_too_large", body.GetProperty("error").GetProperty("data").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task TooManyHeaders_Is431InTheRoutesShape()
+    {
+        using var http = Http();
+        using var request = WithPadding(HttpMethod.Get, "/v1/models", body: null, extraHeaders: 60);
+
+        using var response = await http.SendAsync(request, Ct);
+
+        var error = (await Assert431Async(response)).GetProperty("error");
+        Assert.Equal("request_header_fields_too_large", error.GetProperty("code").GetString());
+        Assert.Contains("max_request_headers", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HeadersPastKestrelsCeiling_StillGetTheBare431()
+    {
+        using var http = Http();
+        using var big = WithPadding(HttpMethod.Post, "/v1/chat/completions", Chat, paddingBytes: 20 * 1024);
+        using var many = WithPadding(HttpMethod.Get, "/v1/models", body: null, extraHeaders: 100);
+
+        using var bigResponse = await http.SendAsync(big, Ct);
+        using var manyResponse = await http.SendAsync(many, Ct);
+
+        foreach (var response in new[] { bigResponse, manyResponse })
+        {
+            Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+            Assert.Equal("", await response.Content.ReadAsStringAsync(Ct));
+        }
+        Assert.Equal(0, _upstream.CallCount);
+    }
+
+    [Fact]
+    public async Task OversizedMetadata_OnTheGrpcPort_IsResourceExhaustedWithTheGoogleRpcStatus()
+    {
+        using var channel = GrpcChannel.ForAddress(_gateway.GrpcAddress);
+        var client = new Inference.InferenceClient(channel);
+        var metadata = new Metadata { { "authorization", "Bearer " + TestGateway.DefaultKey }, { "x-padding", new string('a', 10 * 1024) } };
+        var request = new ChatRequest { Model = "gpt-4o", Messages = { new Message { Role = Role.User, Content = { new ContentPart { Text = "hi" } } } } };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.ChatAsync(request, metadata, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        var info = error.GetRpcStatus()?.GetDetail<ErrorInfo>();
+        Assert.Equal("request_header_fields_too_large", info?.Reason);
+        Assert.Equal(0, _upstream.CallCount);
     }
 
     [Fact]

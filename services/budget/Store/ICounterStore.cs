@@ -38,7 +38,9 @@ public interface ICounterStore
     Task<ReserveResult> ReserveAsync(string reservationId, CounterEntry[] entries, long nowMs, long leaseUntilMs, CancellationToken cancellationToken);
 
     // Ends a reservation: holds are removed, budget counters commit `cost` (0 on release). Budgets whose
-    // hold was already gone (lease expired) still commit: the money was spent.
+    // hold was already gone (lease expired) still commit: the money was spent. Idempotent by reservation id: a
+    // shared store answers a repeat with the first settlement's levels and commits nothing more (its reply can be
+    // lost on the network after it was applied); in process, where no reply is lost, a repeat returns nothing.
     Task<IReadOnlyList<Settled>> SettleAsync(string reservationId, long cost, long nowMs, CancellationToken cancellationToken);
 
     Task<CounterLevel> ReadAsync(string key, long nowMs, CancellationToken cancellationToken);

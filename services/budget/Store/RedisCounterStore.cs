@@ -5,7 +5,7 @@ namespace Gateway.Budget.Store;
 // Counters shared by every replica: each operation is one Lua script, which Redis runs atomically, so two
 // replicas can never both take the last room in a budget. Layout per counter key K: hash K {committed,
 // held}; hash K:h {reservation id -> held amount}; sorted set K:l {reservation id by lease end}. A
-// reservation record `r:<id>` lists the counters it holds. Amounts travel as integer strings: Lua numbers
+// reservation record `r:<id>` lists the counters it holds; once settled, `r:<id>:s` holds what the settlement committed. Amounts travel as integer strings: Lua numbers
 // are doubles, so scripts compare with them but never hand one back to Redis as an amount.
 public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect, string prefix = "gw:budget:") : ICounterStore
 {
@@ -74,12 +74,29 @@ public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect
         return {-1, unpack(levels)}
         """;
 
+    // Settling twice is safe: the first run replaces the reservation record with `r:<id>:s`, the committed levels
+    // it produced, kept for an hour, and a repeat (a retry after the first reply was lost) returns those again
+    // without adding anything, so the caller can still book the ledger row it never got to write. The ledger
+    // remembers booked reservations longer (SqlLedger.SettlementMemory), so the repeat is not booked twice.
+    private const long SettledMemoryMs = 3_600_000;
+
     private const string SettleScript = """
         local rec = redis.call('GET', ARGV[1])
-        if not rec then return {} end
+        if not rec then
+          local done = redis.call('GET', ARGV[4])
+          if not done then return {} end
+          local out = {}
+          for line in string.gmatch(done, '[^\n]+') do
+            local k, c = string.match(line, '^(.*)|(%-?%d+)$')
+            table.insert(out, k)
+            table.insert(out, c)
+          end
+          return out
+        end
         redis.call('DEL', ARGV[1])
         local id = ARGV[2]
         local out = {}
+        local done = {}
         for line in string.gmatch(rec, '[^\n]+') do
           local kind = string.sub(line, 1, 1)
           local k = string.sub(line, 3)
@@ -93,8 +110,10 @@ public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect
             local c = redis.call('HINCRBY', k, 'committed', ARGV[3])
             table.insert(out, k)
             table.insert(out, c)
+            table.insert(done, k .. '|' .. c)
           end
         end
+        if #done > 0 then redis.call('SET', ARGV[4], table.concat(done, '\n'), 'PX', ARGV[5]) end
         return out
         """;
 
@@ -140,7 +159,7 @@ public sealed class RedisCounterStore(Func<Task<IConnectionMultiplexer>> connect
 
     public async Task<IReadOnlyList<Settled>> SettleAsync(string reservationId, long cost, long nowMs, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await (await DbAsync()).ScriptEvaluateAsync(SettleScript, [], [prefix + "r:" + reservationId, reservationId, cost]))!;
+        var result = (RedisResult[])(await (await DbAsync()).ScriptEvaluateAsync(SettleScript, [], [prefix + "r:" + reservationId, reservationId, cost, prefix + "r:" + reservationId + ":s", SettledMemoryMs]))!;
         var settled = new List<Settled>(result.Length / 2);
         for (var i = 0; i + 1 < result.Length; i += 2)
         {

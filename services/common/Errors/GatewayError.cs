@@ -20,6 +20,10 @@ public enum ErrorKind
     UpstreamTimeout,
     Unavailable,
     Internal,
+    // Headers over server.limits (431); after Internal so existing kinds keep their numbers.
+    RequestHeadersTooLarge,
+    // The request contradicts the current state (a name already taken, an entry owned by the configuration file).
+    Conflict,
 }
 
 public sealed class GatewayException(ErrorKind kind, string message, string? param = null, string? code = null)

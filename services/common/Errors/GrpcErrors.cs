@@ -10,7 +10,9 @@ public static class GrpcErrors
 {
     private const string Domain = "gateway";
 
-    public static RpcException ToRpcException(GatewayException error, string requestId)
+    public static RpcException ToRpcException(GatewayException error, string requestId) => ToStatus(error, requestId).ToRpcException();
+
+    public static Google.Rpc.Status ToStatus(GatewayException error, string requestId)
     {
         var visible = ErrorMapping.IsClientVisible(error.Kind);
         var message = visible ? error.Message : $"Internal error; request id {requestId}";
@@ -38,7 +40,7 @@ public static class GrpcErrors
         {
             status.Details.Add(Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(TimeSpan.FromSeconds(retry)) }));
         }
-        return status.ToRpcException();
+        return status;
     }
 
     public static GatewayException FromRpcException(RpcException exception)

@@ -102,7 +102,8 @@ public sealed class StateDatabase : IAsyncDisposable
     // fsync per request, which held a thread for milliseconds and capped a loaded gateway at a few hundred
     // requests per second. Only an OS crash or power loss can take the last commits.
     //
-    // Writes that arrive while another is running are committed together (group commit): the caller that finds
+    // Every SQLite write runs in a transaction (so a write of several statements is atomic; it must not BEGIN one
+    // itself). Writes that arrive while another is running are committed together (group commit): the caller that finds
     // the writer idle drains the queue, one transaction per drain, and every caller's task completes only after
     // the transaction holding its write committed. A statement that fails rolls the transaction back and the
     // drain replays its writes one by one, so only the bad write fails. PostgreSQL is not batched: its
@@ -241,19 +242,32 @@ public sealed class StateDatabase : IAsyncDisposable
         }
     }
 
+    // In a transaction of its own, so a write of several statements lands whole or not at all.
     private async Task ExecuteAloneAsync(PendingWrite write)
     {
+        DbTransaction? transaction = null;
         try
         {
             var connection = await WriterAsync();
-            var changed = await ExecuteAsync(connection, write.Sql, write.Parameters);
+            transaction = await connection.BeginTransactionAsync(CancellationToken.None);
+            var changed = await ExecuteAsync(connection, write.Sql, write.Parameters, transaction);
+            await transaction.CommitAsync(CancellationToken.None);
             Interlocked.Increment(ref _commits);
             write.Outcome.TrySetResult(changed);
         }
         catch (Exception e)
         {
+            await RollBackQuietlyAsync(transaction);
+            transaction = null;
             await CloseWriterAsync(); // reopened by the next write
             write.Outcome.TrySetException(e);
+        }
+        finally
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
         }
     }
 

@@ -1,134 +1,158 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Common.Configuration;
+using Gateway.Common.Errors;
+using Gateway.Edge.Http;
 using Gateway.Mcp.Audit;
 using Gateway.Mcp.Catalog;
 using Gateway.Mcp.Upstreams;
+using Gateway.Router.Providers;
 using Gateway.Traces.Storage;
 
 namespace Gateway.Edge.Admin;
 
 // Admin API of the MCP gateway: upstream servers (health and catalogue; register one at runtime; approve a
-// changed tool definition) and the audit log of tool calls.
+// changed tool definition) and the audit log of tool calls. Admin credential and errors as on every /admin route.
 public static class McpAdminEndpoints
 {
-    public static IEndpointRouteBuilder MapMcpAdmin(this IEndpointRouteBuilder endpoints)
-    {
-        var group = endpoints.MapGroup("/admin/v1/mcp").AddEndpointFilter(McpAdminAuth.FilterAsync);
-        group.MapGet("/servers", (UpstreamRegistry upstreams, ToolCatalog catalog) => Results.Json(
-            new McpServerList([.. upstreams.Servers.Select(s => Describe(s, catalog))]), McpAdminJson.Default.McpServerList));
-        group.MapPost("/servers", RegisterAsync);
-        group.MapDelete("/servers/{name}", async (string name, UpstreamRegistry upstreams, CancellationToken cancellationToken) =>
-        {
-            if (upstreams.Find(name) is null)
-            {
-                return NotFound(name);
-            }
-            return await upstreams.UnregisterAsync(name, cancellationToken)
-                ? Results.NoContent()
-                : Results.Json(new McpAdminError($"MCP server '{name}' comes from the configuration file; remove it there."), McpAdminJson.Default.McpAdminError, statusCode: 409);
-        });
-        group.MapPost("/servers/{name}/refresh", async (string name, UpstreamRegistry upstreams, ToolCatalog catalog, CancellationToken cancellationToken) =>
-        {
-            if (upstreams.Find(name) is not { } server)
-            {
-                return NotFound(name);
-            }
-            await server.RefreshAsync(cancellationToken);
-            return Results.Json(Describe(server, catalog), McpAdminJson.Default.McpServerView);
-        });
-        group.MapPost("/servers/{name}/approve", async (string name, string? tool, UpstreamRegistry upstreams, ToolCatalog catalog, CancellationToken cancellationToken) =>
-        {
-            if (upstreams.Find(name) is not { } server)
-            {
-                return NotFound(name);
-            }
-            var approved = await catalog.ApproveAsync(name, tool, "admin", cancellationToken);
-            return approved == 0 && tool is not null
-                ? Results.Json(new McpAdminError($"MCP server '{name}' has no tool '{tool}'."), McpAdminJson.Default.McpAdminError, statusCode: 404)
-                : Results.Json(Describe(server, catalog), McpAdminJson.Default.McpServerView);
-        });
-        group.MapGet("/audit", async (string? principal, string? server, string? tool, string? outcome, string? since, string? until, string? limit,
-            IMcpAuditStore audit, CancellationToken cancellationToken) =>
-        {
-            // Query values are parsed here, not bound by the framework, so a bad one gets an error body that names it.
-            if (!TryTime(since, out var from) || !TryTime(until, out var to))
-            {
-                return BadRequest("since and until must be ISO 8601 times, e.g. 2026-11-27T10:00:00Z.");
-            }
-            var rowLimit = 100;
-            if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out rowLimit) || rowLimit is < 1 or > MaxAuditLimit))
-            {
-                return BadRequest($"limit must be a whole number from 1 to {MaxAuditLimit}.");
-            }
-            var rows = await audit.QueryAuditAsync(new McpAuditFilter { Principal = principal, Server = server, Tool = tool, Outcome = outcome, Since = from, Until = to, Limit = rowLimit }, cancellationToken);
-            return Results.Json(new McpAuditPage([.. rows.Select(McpAuditSink.FromEvent)]), McpAdminJson.Default.McpAuditPage);
-        });
-        return endpoints;
-    }
-
-    private static async Task<IResult> RegisterAsync(HttpRequest request, UpstreamRegistry upstreams, ToolCatalog catalog, CancellationToken cancellationToken)
-    {
-        McpServerRegistration? body;
-        try
-        {
-            body = await System.Text.Json.JsonSerializer.DeserializeAsync(request.Body, McpAdminJson.Default.McpServerRegistration, cancellationToken);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            body = null;
-        }
-        if (body is null)
-        {
-            return Results.Json(new McpAdminError("Expected a JSON object: {\"name\", \"transport\", \"url\" | \"command\", \"args\", \"env\", \"headers\"}."), McpAdminJson.Default.McpAdminError, statusCode: 400);
-        }
-        if (body.Name is { Length: > MaxServerNameLength })
-        {
-            return BadRequest($"name: at most {MaxServerNameLength} characters.");
-        }
-        var server = new McpServerConfig
-        {
-            Transport = body.Transport ?? "",
-            Url = body.Url,
-            Command = body.Command,
-            Args = body.Args ?? [],
-            Env = body.Env ?? new Dictionary<string, string>(StringComparer.Ordinal),
-            Headers = body.Headers ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase),
-            TimeoutSeconds = body.TimeoutSeconds,
-        };
-        var errors = ConfigLoader.ValidateMcpServer(body.Name ?? "", server);
-        if (errors.Count > 0)
-        {
-            return Results.Json(new McpAdminError(string.Join("; ", errors.Select(e => $"{e.Path}: {e.Message}"))), McpAdminJson.Default.McpAdminError, statusCode: 400);
-        }
-        var connection = await upstreams.RegisterAsync(body.Name!, server, cancellationToken);
-        return connection is null
-            ? Results.Json(new McpAdminError($"An MCP server named '{body.Name}' is already registered."), McpAdminJson.Default.McpAdminError, statusCode: 409)
-            : Results.Json(Describe(connection, catalog), McpAdminJson.Default.McpServerView, statusCode: 201);
-    }
-
     private const int MaxAuditLimit = 1000;
     private const int MaxServerNameLength = 128;
 
-    private static bool TryTime(string? text, out DateTimeOffset? time)
+    public static IEndpointRouteBuilder MapMcpAdmin(this IEndpointRouteBuilder endpoints)
     {
-        time = null;
-        if (text is null)
+        var group = endpoints.MapGroup("/admin/v1/mcp").RequireAdmin();
+        group.MapGet("/servers", (UpstreamRegistry upstreams, ToolCatalog catalog) => Results.Json(
+            new McpServerList([.. upstreams.Servers.Select(s => Describe(s, catalog))]), McpAdminJson.Default.McpServerList));
+        group.MapPost("/servers", (HttpContext context, UpstreamRegistry upstreams, ToolCatalog catalog, ConfigMonitor config)
+            => RunAsync(() => RegisterAsync(context, upstreams, catalog, config.Current)));
+        group.MapDelete("/servers/{name}", (string name, UpstreamRegistry upstreams) => RunAsync(async () =>
         {
-            return true;
-        }
-        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed))
+            Find(upstreams, name);
+            return await upstreams.UnregisterAsync(name, CancellationToken.None)
+                ? Results.NoContent()
+                : throw new GatewayException(ErrorKind.Conflict, $"MCP server '{name}' comes from the configuration file; remove it there.", "name", "mcp_server_from_configuration");
+        }));
+        group.MapPost("/servers/{name}/refresh", (string name, UpstreamRegistry upstreams, ToolCatalog catalog, CancellationToken cancellationToken) => RunAsync(async () =>
         {
-            time = parsed;
-            return true;
-        }
-        return false;
+            var server = Find(upstreams, name);
+            await server.RefreshAsync(cancellationToken);
+            return Results.Json(Describe(server, catalog), McpAdminJson.Default.McpServerView);
+        }));
+        group.MapPost("/servers/{name}/approve", (string name, string? tool, UpstreamRegistry upstreams, ToolCatalog catalog, CancellationToken cancellationToken) => RunAsync(async () =>
+        {
+            var server = Find(upstreams, name);
+            var approved = await catalog.ApproveAsync(name, tool, "admin", cancellationToken);
+            return approved == 0 && tool is not null
+                ? throw new GatewayException(ErrorKind.NotFound, $"MCP server '{name}' has no tool '{tool}'.", "tool", "mcp_tool_not_found")
+                : Results.Json(Describe(server, catalog), McpAdminJson.Default.McpServerView);
+        }));
+        group.MapGet("/audit", (string? principal, string? server, string? tool, string? outcome, string? since, string? until, string? limit,
+            IMcpAuditStore audit, CancellationToken cancellationToken) => RunAsync(async () =>
+        {
+            // Query values are parsed here, not bound by the framework, so a bad one gets an error body that names it.
+            var filter = new McpAuditFilter
+            {
+                Principal = principal,
+                Server = server,
+                Tool = tool,
+                Outcome = outcome,
+                Since = Time(since, "since"),
+                Until = Time(until, "until"),
+                Limit = 100,
+            };
+            if (limit is not null)
+            {
+                filter = filter with
+                {
+                    Limit = int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rows) && rows is >= 1 and <= MaxAuditLimit
+                        ? rows
+                        : throw InvalidParameter($"limit must be a whole number from 1 to {MaxAuditLimit}.", "limit"),
+                };
+            }
+            var calls = await audit.QueryAuditAsync(filter, cancellationToken);
+            return Results.Json(new McpAuditPage([.. calls.Select(McpAuditSink.FromEvent)]), McpAdminJson.Default.McpAuditPage);
+        }));
+        return endpoints;
     }
 
-    private static IResult BadRequest(string message)
-        => Results.Json(new McpAdminError(message), McpAdminJson.Default.McpAdminError, statusCode: 400);
+    // Runs an operation; a refusal becomes the admin API's error (the OpenAI shape, as on every /admin route).
+    private static async Task<IResult> RunAsync(Func<Task<IResult>> operation)
+    {
+        try
+        {
+            return await operation();
+        }
+        catch (GatewayException e)
+        {
+            return new AdminError(e);
+        }
+    }
 
-    private static IResult NotFound(string name)
-        => Results.Json(new McpAdminError($"No MCP server named '{name}'."), McpAdminJson.Default.McpAdminError, statusCode: 404);
+    private sealed class AdminError(GatewayException error) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => ErrorWriter.WriteAsync(httpContext, error, ErrorShape.OpenAi);
+    }
+
+    private static UpstreamConnection Find(UpstreamRegistry upstreams, string name)
+        => upstreams.Find(name) ?? throw new GatewayException(ErrorKind.NotFound, $"No MCP server named '{name}'.", "name", "mcp_server_not_found");
+
+    private static async Task<IResult> RegisterAsync(HttpContext context, UpstreamRegistry upstreams, ToolCatalog catalog, GatewayConfig config)
+    {
+        // Read within the body limits like every other route; each field is checked for its type, by name.
+        using var body = await RequestBody.ReadJsonAsync(context, config);
+        var root = body.RootElement.ValueKind == JsonValueKind.Object
+            ? body.RootElement
+            : throw GatewayException.BadRequest("Expected a JSON object: {\"name\", \"transport\", \"url\" | \"command\", \"args\", \"env\", \"headers\", \"timeout_seconds\"}.", "body", "invalid_type");
+        var name = JsonRead.RequireString(root, "name", "name");
+        if (name.Length > MaxServerNameLength)
+        {
+            throw GatewayException.BadRequest($"name: at most {MaxServerNameLength} characters.", "name", "invalid_value");
+        }
+        var server = new McpServerConfig
+        {
+            Transport = JsonRead.String(root, "transport", "transport") ?? "",
+            Url = JsonRead.String(root, "url", "url"),
+            Command = JsonRead.String(root, "command", "command"),
+            Args = JsonRead.TryGet(root, "args", out var args) ? [.. JsonRead.Array(args, "args").Select((a, i) => StringValue(a, $"args[{i}]"))] : [],
+            Env = StringMap(root, "env", StringComparer.Ordinal),
+            Headers = StringMap(root, "headers", StringComparer.OrdinalIgnoreCase),
+            TimeoutSeconds = JsonRead.Number(root, "timeout_seconds", "timeout_seconds", double.MinValue, double.MaxValue),
+        };
+        if (ConfigLoader.ValidateMcpServer(name, server) is { Count: > 0 } errors)
+        {
+            // Paths come back as mcp.servers.NAME.FIELD; the client knows the fields by their own names.
+            var prefix = $"mcp.servers.{name}";
+            string Field(string path) => path.StartsWith(prefix + ".", StringComparison.Ordinal) ? path[(prefix.Length + 1)..] : path == prefix ? "name" : path;
+            throw GatewayException.BadRequest(string.Join("; ", errors.Select(e => $"{Field(e.Path)}: {e.Message}")), Field(errors[0].Path), "invalid_value");
+        }
+        var connection = await upstreams.RegisterAsync(name, server, context.RequestAborted)
+            ?? throw new GatewayException(ErrorKind.Conflict, $"An MCP server named '{name}' is already registered.", "name", "mcp_server_exists");
+        return Results.Json(Describe(connection, catalog), McpAdminJson.Default.McpServerView, statusCode: 201);
+    }
+
+    private static string StringValue(JsonElement value, string path)
+        => value.ValueKind == JsonValueKind.String ? value.GetString()! : throw JsonRead.WrongType(path, "a string", value);
+
+    private static Dictionary<string, string> StringMap(JsonElement root, string name, StringComparer comparer)
+    {
+        var map = new Dictionary<string, string>(comparer);
+        if (!JsonRead.TryGet(root, name, out var value))
+        {
+            return map;
+        }
+        foreach (var property in JsonRead.RequireObject(value, name).EnumerateObject())
+        {
+            map[property.Name] = StringValue(property.Value, $"{name}.{property.Name}");
+        }
+        return map;
+    }
+
+    private static DateTimeOffset? Time(string? text, string param)
+        => text is null ? null
+            : DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed) ? parsed
+            : throw InvalidParameter($"{param} must be an ISO 8601 time, e.g. 2026-11-27T10:00:00Z.", param);
+
+    private static GatewayException InvalidParameter(string message, string param) => GatewayException.BadRequest(message, param, "invalid_parameter");
 
     private static McpServerView Describe(UpstreamConnection server, ToolCatalog catalog) => new(
         server.Name,
@@ -146,28 +170,6 @@ public static class McpAdminEndpoints
         [.. server.Resources.Select(r => r.Uri)]);
 }
 
-// Authorization: Bearer <server.admin_key>, compared in constant time; no admin key configured = API off.
-internal static class McpAdminAuth
-{
-    public static async ValueTask<object?> FilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var http = context.HttpContext;
-        var adminKey = http.RequestServices.GetRequiredService<ConfigMonitor>().Current.Server.AdminKey;
-        var header = http.Request.Headers.Authorization.ToString();
-        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
-        if (string.IsNullOrEmpty(adminKey) || !AdminAuth.Matches(presented, adminKey))
-        {
-            http.Response.Headers.WWWAuthenticate = "Bearer";
-            return Results.Json(new McpAdminError("Admin API: send Authorization: Bearer <server.admin_key>."), McpAdminJson.Default.McpAdminError, statusCode: 401);
-        }
-        return await next(context);
-    }
-}
-
-public sealed record McpServerRegistration(
-    string? Name, string? Transport, string? Url, string? Command, List<string>? Args,
-    Dictionary<string, string>? Env, Dictionary<string, string>? Headers, double? TimeoutSeconds);
-
 public sealed record McpServerList(List<McpServerView> Servers);
 
 public sealed record McpServerView(
@@ -178,12 +180,8 @@ public sealed record McpToolView(string Name, string UpstreamName, string Capabi
 
 public sealed record McpAuditPage(List<McpAuditRecord> Calls);
 
-public sealed record McpAdminError(string Error);
-
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(McpServerList))]
 [JsonSerializable(typeof(McpServerView))]
 [JsonSerializable(typeof(McpAuditPage))]
-[JsonSerializable(typeof(McpAdminError))]
-[JsonSerializable(typeof(McpServerRegistration))]
 internal sealed partial class McpAdminJson : JsonSerializerContext;

@@ -1,6 +1,7 @@
 using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
+using Gateway.Common.Hosting;
 
 namespace Gateway.Edge.Http;
 
@@ -18,6 +19,13 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider t
         CallContext.Enter(requestId, null, time, config);
         try
         {
+            // Kestrel lets headers up to twice the configured limits through (HeaderLimits) so that this
+            // refusal has the route's shape; nothing past here runs for such a request.
+            if (HeaderLimits.Check(context.Request.Headers, config.Current.Server.Limits) is { } tooLarge)
+            {
+                await ErrorWriter.WriteAsync(context, tooLarge, ErrorWriter.ShapeFor(context));
+                return;
+            }
             await next(context);
         }
         // Once the response has started, let the exception reach Kestrel: it then ends the connection

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gateway.Common.Errors;
+using Google.Protobuf;
 using Gateway.Router.Providers;
 
 namespace Gateway.Edge.Http;
@@ -8,6 +9,10 @@ public enum ErrorShape
 {
     OpenAi,
     Anthropic,
+    // A gRPC call on the gRPC port: a trailers-only response with the google.rpc status.
+    Grpc,
+    // The MCP endpoints (/mcp, /mcp/NAME): a JSON-RPC error without an id, as they answer transport-level refusals.
+    JsonRpc,
 }
 
 // Writes a GatewayException in the route's own error shape. Only allow-listed kinds carry their message;
@@ -16,6 +21,11 @@ public static class ErrorWriter
 {
     public static async Task WriteAsync(HttpContext context, GatewayException error, ErrorShape shape)
     {
+        if (shape == ErrorShape.Grpc)
+        {
+            WriteGrpcStatus(context, error);
+            return;
+        }
         var response = context.Response;
         response.StatusCode = ErrorMapping.HttpStatus(error.Kind);
         response.ContentType = "application/json";
@@ -36,7 +46,20 @@ public static class ErrorWriter
     {
         var message = ErrorMapping.IsClientVisible(error.Kind) ? error.Message : $"The gateway failed to handle the request (request id {requestId}).";
         writer.WriteStartObject();
-        if (shape == ErrorShape.Anthropic)
+        if (shape == ErrorShape.JsonRpc)
+        {
+            writer.WriteString("jsonrpc", "2.0");
+            writer.WriteNull("id");
+            writer.WriteStartObject("error");
+            writer.WriteNumber("code", JsonRpcServerError);
+            writer.WriteString("message", message);
+            writer.WriteStartObject("data");
+            writer.WriteString("code", error.Code);
+            writer.WriteString("request_id", requestId);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        else if (shape == ErrorShape.Anthropic)
         {
             writer.WriteString("type", "error");
             writer.WriteStartObject("error");
@@ -64,9 +87,29 @@ public static class ErrorWriter
         writer.WriteEndObject();
     }
 
-    // The Anthropic surface answers in Anthropic's shape; everything else speaks OpenAI's.
+    // JSON-RPC's "server error" range (-32000 to -32099): the HTTP status and data.code say which.
+    private const int JsonRpcServerError = -32000;
+
+    // gRPC calls get a gRPC status; the Anthropic surface answers in Anthropic's shape, the MCP endpoints in
+    // JSON-RPC's; everything else (the OpenAI surface and the admin API) speaks OpenAI's.
     public static ErrorShape ShapeFor(HttpContext context)
-        => context.Request.Path.StartsWithSegments("/v1/messages") ? ErrorShape.Anthropic : ErrorShape.OpenAi;
+        => context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true ? ErrorShape.Grpc
+            : context.Request.Path.StartsWithSegments("/v1/messages") ? ErrorShape.Anthropic
+            : context.Request.Path.StartsWithSegments("/mcp") ? ErrorShape.JsonRpc
+            : ErrorShape.OpenAi;
+
+    // Trailers-only: HTTP 200 with the status in the headers and no messages, as gRPC servers answer a call
+    // refused before it ran; the details are the same google.rpc status the gRPC services send.
+    private static void WriteGrpcStatus(HttpContext context, GatewayException error)
+    {
+        var status = GrpcErrors.ToStatus(error, RequestId(context));
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = status.Code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = Uri.EscapeDataString(status.Message);
+        response.Headers["grpc-status-details-bin"] = Convert.ToBase64String(status.ToByteArray());
+    }
 
     public static string RequestId(HttpContext context) => context.Items[GatewayHeaders.RequestIdItem] as string ?? context.TraceIdentifier;
 }

@@ -55,12 +55,15 @@ public sealed class UpstreamRegistry(ConfigMonitor config, ToolCatalog catalog, 
     // Registers a server at runtime (admin API). False when the name is taken.
     public async Task<UpstreamConnection?> RegisterAsync(string name, McpServerConfig server, CancellationToken cancellationToken)
     {
-        if (_servers.ContainsKey(name))
+        // Claimed atomically: of two registrations of one name, the second changes nothing (not even the stored copy).
+        var connection = new UpstreamConnection(name, server, config.Current.Mcp.RefreshSeconds, loggers, time, catalog.PublishAsync);
+        if (!_servers.TryAdd(name, connection))
         {
+            await connection.DisposeAsync();
             return null;
         }
         _runtime[name] = true;
-        var connection = Add(name, server);
+        connection.Start();
         await store.SaveServerAsync(name, server, time.GetUtcNow(), cancellationToken);
         try
         {

@@ -44,4 +44,31 @@ public sealed class ListenerLimitsTests
 
         Assert.Null(kestrel.Limits.MinRequestBodyDataRate);
     }
+
+    [Fact]
+    public void RaiseToCeiling_LetsKestrelTakeTwiceTheConfiguredHeaders_SoTheEdgeCanRefuseThemInShape()
+    {
+        var kestrel = new KestrelServerOptions();
+        var limits = new ServerLimitsConfig { MaxRequestHeaderBytes = 8192, MaxRequestHeaders = 40 };
+        Listeners.ApplyLimits(kestrel, limits);
+
+        HeaderLimits.RaiseToCeiling(kestrel, limits);
+
+        Assert.Equal(16384, kestrel.Limits.MaxRequestHeadersTotalSize);
+        Assert.Equal(80, kestrel.Limits.MaxRequestHeaderCount);
+        Assert.Equal(16384, kestrel.Limits.Http2.MaxRequestHeaderFieldSize);
+    }
+
+    [Fact]
+    public void Check_CountsEveryValueOfARepeatedHeader_AndTheBytesOfNamesAndValues()
+    {
+        var limits = new ServerLimitsConfig { MaxRequestHeaderBytes = 4096, MaxRequestHeaders = 16 };
+        var fits = new Microsoft.AspNetCore.Http.HeaderDictionary { ["x-a"] = new string('a', 4000) };
+        var repeated = new Microsoft.AspNetCore.Http.HeaderDictionary { ["x-a"] = new Microsoft.Extensions.Primitives.StringValues([.. Enumerable.Repeat("v", 17)]) };
+        var large = new Microsoft.AspNetCore.Http.HeaderDictionary { ["x-a"] = new string('a', 4090) };
+
+        Assert.Null(HeaderLimits.Check(fits, limits));
+        Assert.Equal("request_header_fields_too_large", HeaderLimits.Check(repeated, limits)?.Code);
+        Assert.Equal(431, Gateway.Common.Errors.ErrorMapping.HttpStatus(HeaderLimits.Check(large, limits)!.Kind));
+    }
 }

@@ -137,14 +137,6 @@ public sealed class HostileGateway : IAsyncLifetime
         Assert.False(string.IsNullOrWhiteSpace(root.GetProperty("error").GetProperty("message").GetString()));
     }
 
-    // The admin API answers in the OpenAI shape; its MCP section with {"error": "message"}.
-    public static async Task AssertAdminShapeAsync(HttpResponseMessage response)
-    {
-        var error = (await ReadErrorAsync(response)).GetProperty("error");
-        var message = error.ValueKind == JsonValueKind.Object ? error.GetProperty("message").GetString() : error.GetString();
-        Assert.False(string.IsNullOrWhiteSpace(message));
-    }
-
     public static async Task AssertJsonRpcShapeAsync(HttpResponseMessage response)
     {
         var root = await ReadErrorAsync(response);

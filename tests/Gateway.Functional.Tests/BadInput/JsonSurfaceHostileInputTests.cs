@@ -96,7 +96,7 @@ public sealed class JsonSurfaceHostileInputTests(HostileGateway fixture)
     public static readonly JsonSurface McpServerRegistration = new("admin mcp servers", HttpMethod.Post, "/admin/v1/mcp/servers",
     [
         new("name", "\"srv\"", WrongTypes("\"\"")),
-        new("transport", "\"http\"", [.. WrongTypes("\"\""), "\"carrier-pigeon\""]),
+        new("transport", "\"streamable-http\"", [.. WrongTypes("\"\""), "\"carrier-pigeon\""]),
         new("url", "\"http://127.0.0.1:9/mcp\"", [.. WrongTypes("\"\""), "\"file:///etc/passwd\"", "\"not a url\""]),
         new("timeout_seconds", "5", [.. HugeNumbers, "-1", "0"]),
     ])
@@ -124,7 +124,7 @@ public sealed class JsonSurfaceHostileInputTests(HostileGateway fixture)
         ["prompt-label"] = (PromptLabel, Bearer(HostileGateway.AdminKey), HostileGateway.AssertOpenAiShapeAsync),
         ["prompt-experiment"] = (PromptExperiment, Bearer(HostileGateway.AdminKey), HostileGateway.AssertOpenAiShapeAsync),
         ["budget-adjustment"] = (BudgetAdjustment, Bearer(HostileGateway.AdminKey), HostileGateway.AssertOpenAiShapeAsync),
-        ["mcp-servers"] = (McpServerRegistration, Bearer(HostileGateway.AdminKey), HostileGateway.AssertAdminShapeAsync),
+        ["mcp-servers"] = (McpServerRegistration, Bearer(HostileGateway.AdminKey), HostileGateway.AssertOpenAiShapeAsync),
         ["mcp"] = (Mcp, McpHeaders, HostileGateway.AssertJsonRpcShapeAsync),
     };
 

@@ -49,7 +49,8 @@ public sealed class QueryHostileInputTests(HostileGateway fixture)
 
         var status = (int)response.StatusCode;
         Assert.True(status is >= 400 and < 500, $"{path}: HTTP {status}: {await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)}");
-        Assert.True((await HostileGateway.ReadErrorAsync(response)).TryGetProperty("error", out _));
+        // Every admin route, the MCP section included, answers in the OpenAI shape.
+        await HostileGateway.AssertOpenAiShapeAsync(response);
         Assert.Equal(before, await fixture.SnapshotAsync());
     }
 
