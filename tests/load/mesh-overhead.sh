@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Mesh versus embedded for the same request and the same governance (guard policy, budget): latency and CPU per
-# request of one non-streaming chat through (a) the embedded gateway (one process) and (b) the local mesh (deploy/local/mesh.sh: edge -> router ->
-# guard/budget/prompts over gRPC, trace events through the sidecar stand-in to the traces service).
+# Mesh versus embedded for the same request and the same governance (guard policy, budget): latency and CPU
+# per request of one non-streaming chat through (a) the embedded gateway (one process) and (b) the local mesh
+# (deploy/local/mesh.sh: edge -> router -> guard/budget/prompts over gRPC, trace events through the sidecar
+# stand-in to the traces service).
 # Gateway processes are pinned to core 0; the fake upstream and wrk to core 1. CPU per request is the CPU
 # time all gateway processes used during the measured run divided by the requests served.
 # Both sides first take WARMUP seconds (default 10) of traffic at the given connections: eight freshly started
