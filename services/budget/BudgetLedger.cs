@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Threading.Channels;
 using Gateway.Budget.Store;
 using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
@@ -35,6 +36,12 @@ public sealed class BudgetLedger(
     private readonly ConcurrentDictionary<string, TimeZoneInfo> _zones = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<Func<CancellationToken, Task>> _retries = new();
     private int _retrying;
+    // Usage events leave after the settlement has answered: the spend is in the ledger already and the event
+    // only informs, so the settle call on every request's response path does not wait for a publish (in the
+    // mesh, a round trip to the sidecar). One sender keeps them in settlement order; bounded, so a sidecar that
+    // stops taking events slows settlements down instead of growing memory.
+    private readonly Channel<BudgetUsageEvent> _usage = Channel.CreateBounded<BudgetUsageEvent>(new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private int _announcing;
 
     // True when counters are shared by replicas (Redis): alert markers must be claimed there too.
     public bool SharedStore { get; init; }
@@ -222,7 +229,7 @@ public sealed class BudgetLedger(
             }
         }
         await CommitAsync(request.ReservationId, settled, cost, cancellationToken, response);
-        await PublishAsync(usage);
+        await AnnounceAsync(usage);
         return response;
     }
 
@@ -308,15 +315,35 @@ public sealed class BudgetLedger(
     // Settlements and ledger writes waiting for their store (0 when everything is booked).
     public int PendingRetries => _retries.Count;
 
-    private async Task PublishAsync(BudgetUsageEvent usage)
+    private async ValueTask AnnounceAsync(BudgetUsageEvent usage)
     {
-        if (Events is null || usage.Budgets.Count == 0)
+        if (Events is not { } events || usage.Budgets.Count == 0)
         {
             return;
         }
+        if (Interlocked.CompareExchange(ref _announcing, 1, 0) == 0)
+        {
+            _ = Task.Run(() => SendUsageAsync(events));
+        }
+        if (!_usage.Writer.TryWrite(usage))
+        {
+            await _usage.Writer.WriteAsync(usage);
+        }
+    }
+
+    private async Task SendUsageAsync(IEventBus events)
+    {
+        await foreach (var usage in _usage.Reader.ReadAllAsync())
+        {
+            await PublishAsync(events, usage);
+        }
+    }
+
+    private async Task PublishAsync(IEventBus events, BudgetUsageEvent usage)
+    {
         try
         {
-            await Events.PublishAsync(Topics.BudgetUsage, usage, CancellationToken.None);
+            await events.PublishAsync(Topics.BudgetUsage, usage, CancellationToken.None);
         }
         catch (Exception e)
         {

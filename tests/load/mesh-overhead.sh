@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Mesh versus embedded for the same request: latency and CPU per request of one non-streaming chat through
-# (a) the embedded gateway (one process) and (b) the local mesh (deploy/local/mesh.sh: edge -> router ->
-# guard/budget/prompts over gRPC, trace events through the sidecar stand-in to the traces service).
+# Mesh versus embedded for the same request and the same governance (guard policy, budget): latency and CPU
+# per request of one non-streaming chat through (a) the embedded gateway (one process) and (b) the local mesh
+# (deploy/local/mesh.sh: edge -> router -> guard/budget/prompts over gRPC, trace events through the sidecar
+# stand-in to the traces service).
 # Gateway processes are pinned to core 0; the fake upstream and wrk to core 1. CPU per request is the CPU
 # time all gateway processes used during the measured run divided by the requests served.
-# Usage: tests/load/mesh-overhead.sh [duration_seconds] [connections]   (needs: wrk, taskset)
+# Both sides first take WARMUP seconds (default 10) of traffic at the given connections: eight freshly started
+# processes sharing one core need that long for the JIT to finish re-compiling their hot paths (tiered
+# compilation), and a run measured before then times the JIT, not the request.
+# Usage: [WARMUP=s] tests/load/mesh-overhead.sh [duration_seconds] [connections]   (needs: wrk, taskset)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-duration=${1:-10}; connections=${2:-16}
+duration=${1:-10}; connections=${2:-16}; warmup=${WARMUP:-10}
 up_port=19910; http_port=18090; grpc_port=18091
 work=$(mktemp -d)
 export MESH_DIR=$work/mesh MESH_CONFIGURATION=Release MESH_PORT_BASE=19300 MESH_EDGE_HTTP=18190 MESH_EDGE_GRPC=18191
@@ -29,6 +33,18 @@ models:
   gpt-4o: { targets: [{ provider: openai, model: gpt-4o }], price: { input: 2.5, output: 10 } }
 keys:
   - { name: local-dev, key: load-test-key-0123456789, team: local, project: sandbox, environment: dev }
+# The same governance as the local mesh (deploy/local/mesh/guard.yaml, budget.yaml), so the difference between
+# the two is the process split alone.
+guard:
+  fail_closed: true
+  policies:
+    default:
+      entities: { default: audit, CREDIT_CARD: block, US_SSN: block, SECRET: block, PERSON: pseudonymize, EMAIL: pseudonymize }
+      injection: audit
+  assign:
+    - { scope: {}, policy: default }
+budgets:
+  - { name: local-monthly, scope: { team: local }, limit_usd: 100, period: month, alerts: [0.8] }
 YAML
 
 taskset -c 1 dotnet tests/load/FakeUpstream/bin/Release/net10.0/Gateway.Load.FakeUpstream.dll $up_port >/dev/null &
@@ -72,6 +88,8 @@ mesh_pids=()
 for file in "$MESH_DIR"/*.pid; do mesh_pids+=("$(basename "$file" .pid)=$(cat "$file")"); done
 embedded="http://127.0.0.1:$http_port/v1/chat/completions"
 mesh="http://127.0.0.1:$MESH_EDGE_HTTP/v1/chat/completions"
+taskset -c 1 wrk -t1 -c"$connections" -d"${warmup}s" -s tests/load/chat.lua "$embedded" >/dev/null
+taskset -c 1 wrk -t1 -c"$connections" -d"${warmup}s" -s tests/load/chat.lua "$mesh" >/dev/null
 embedded_idle=$(idle "gateway=$gw_pid")
 mesh_idle=$(idle "${mesh_pids[@]}")
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
