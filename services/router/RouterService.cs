@@ -57,7 +57,10 @@ public static class RouterService
                 // Providers are configured by operators only; never follow a redirect somewhere else.
                 AllowAutoRedirect = false,
             })
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            // The factory's per-request log handlers (a scope and two Information lines per upstream call, which
+            // the log level drops anyway) cost ~5% of a request's CPU in a profile; attempts are on the trace.
+            .RemoveAllLoggers();
         // Instance metadata and OAuth token endpoints answer in milliseconds or not at all.
         services.AddHttpClient(ProviderHttp.CredentialsClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
