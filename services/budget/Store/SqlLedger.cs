@@ -41,7 +41,8 @@ public sealed class SqlLedger : IAsyncDisposable
     // (RedisCounterStore, an hour at least), so a retry is always recognised. One row per settled request.
     public static readonly TimeSpan SettlementMemory = TimeSpan.FromDays(1);
 
-    private static readonly ConcurrentDictionary<int, string> BookingSql = new();
+    // Booking statements by number of budgets, built once per ledger.
+    private readonly ConcurrentDictionary<int, string> _bookingSql = new();
 
     private long _nextPruneAt;
 
@@ -59,10 +60,7 @@ public sealed class SqlLedger : IAsyncDisposable
             parameters[3 + i * 2] = ($"@b{i}", budgets[i].Budget);
             parameters[4 + i * 2] = ($"@p{i}", budgets[i].PeriodStart);
         }
-        var sql = BookingSql.GetOrAdd(budgets.Count, BookingStatements);
-        // SQLite writes always run inside the state database's own transaction (see StateDatabase.WriteAsync),
-        // where a BEGIN of our own would fail; PostgreSQL runs the statements as they are.
-        await _db.WriteAsync(_db.IsSqlite ? sql["BEGIN;\n".Length..^"COMMIT;".Length] : sql, cancellationToken, parameters);
+        await _db.WriteAsync(_bookingSql.GetOrAdd(budgets.Count, BookingStatements), cancellationToken, parameters);
         if (settledAtUnix >= Interlocked.Read(ref _nextPruneAt))
         {
             // Every minute, so each delete is small.
@@ -72,9 +70,11 @@ public sealed class SqlLedger : IAsyncDisposable
         }
     }
 
-    private static string BookingStatements(int budgets)
+    // SQLite writes always run inside the state database's own transaction (see StateDatabase.WriteAsync), where
+    // a BEGIN of our own would fail; on PostgreSQL the statements open and commit their own.
+    private string BookingStatements(int budgets)
     {
-        var sql = new StringBuilder("BEGIN;\n");
+        var sql = new StringBuilder(_db.IsSqlite ? "" : "BEGIN;\n");
         for (var i = 0; i < budgets; i++)
         {
             sql.Append(CultureInfo.InvariantCulture, $"""
@@ -84,7 +84,11 @@ public sealed class SqlLedger : IAsyncDisposable
 
                 """);
         }
-        sql.Append("INSERT INTO budget_settlements (reservation_id, settled_at) VALUES (@r, @t) ON CONFLICT (reservation_id) DO NOTHING;\nCOMMIT;");
+        sql.Append("INSERT INTO budget_settlements (reservation_id, settled_at) VALUES (@r, @t) ON CONFLICT (reservation_id) DO NOTHING;");
+        if (!_db.IsSqlite)
+        {
+            sql.Append("\nCOMMIT;");
+        }
         return sql.ToString();
     }
 
