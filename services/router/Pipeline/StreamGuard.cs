@@ -144,14 +144,17 @@ internal sealed class StreamGuard
         {
             var held = state.Thinking?.ToString() ?? "";
             state.Thinking?.Clear();
-            if (held.Length > 0 && await _scan!(held, StreamScan.Reasoning, cancellationToken) != held)
+            if (held.Length == 0)
             {
-                delta.ClearReasoningSignature();
                 return;
             }
-            if (held.Length > 0)
+            if (await _scan!(held, StreamScan.Reasoning, cancellationToken) == held)
             {
                 delta.Reasoning = held;
+            }
+            else
+            {
+                delta.ClearReasoningSignature();
             }
             return;
         }
@@ -174,10 +177,7 @@ internal sealed class StreamGuard
 
     private async ValueTask FlushIntoAsync(ChoiceState state, Delta delta, CancellationToken cancellationToken)
     {
-        if (_scan is not null)
-        {
-            await ReleaseUnsignedThinkingAsync(state, delta, cancellationToken);
-        }
+        await ReleaseUnsignedThinkingAsync(state, delta, cancellationToken); // thinking is held only when scanning
         var text = new StringBuilder();
         if (state.Scan is { Length: > 0 } scan)
         {
