@@ -19,6 +19,7 @@ public sealed class StateDatabase : IAsyncDisposable
     private long _commits;
     private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
     private DbConnection? _sqliteConnection;
+    private WalCheckpointer? _checkpointer;
     private bool _ready;
 
     private StateDatabase(DbDataSource source, bool isSqlite, string schema)
@@ -36,6 +37,9 @@ public sealed class StateDatabase : IAsyncDisposable
     internal long Commits => Interlocked.Read(ref _commits);
 
     internal int Queued => _pending.Count;
+
+    // WAL checkpoints run by the background thread (see WalCheckpointer).
+    internal long Checkpoints => _checkpointer?.Checkpoints ?? 0;
 
     internal bool Draining => Volatile.Read(ref _draining) == 1;
 
@@ -313,9 +317,8 @@ public sealed class StateDatabase : IAsyncDisposable
         if (_sqliteConnection is null)
         {
             _sqliteConnection = await Source.OpenConnectionAsync(CancellationToken.None);
-            await using var pragma = _sqliteConnection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous=NORMAL;";
-            await pragma.ExecuteNonQueryAsync(CancellationToken.None);
+            WalCheckpointer.Configure((SqliteConnection)_sqliteConnection);
+            _checkpointer ??= new WalCheckpointer(Source.ConnectionString, () => Commits);
         }
         return _sqliteConnection;
     }
@@ -381,6 +384,7 @@ public sealed class StateDatabase : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await CloseWriterAsync();
+        _checkpointer?.Dispose();
         await Source.DisposeAsync();
     }
 }

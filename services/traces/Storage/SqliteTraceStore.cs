@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gateway.Common.Analytics;
+using Gateway.Common.Storage;
 using Gateway.Contracts.Traces.V1;
 using Google.Protobuf;
 using Microsoft.Data.Sqlite;
@@ -14,10 +15,13 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly WalCheckpointer _checkpointer;
+    private long _commits;
 
     private SqliteTraceStore(string connectionString)
     {
         _connectionString = connectionString;
+        _checkpointer = new WalCheckpointer(connectionString, () => Interlocked.Read(ref _commits));
     }
 
     public static SqliteTraceStore Open(string uri)
@@ -161,10 +165,8 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
         // WAL with NORMAL sync: commits survive a process crash; only an OS crash can lose the last few.
-        // FULL would fsync every trace and cap ingest at the disk's fsync rate.
-        using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous = NORMAL;";
-        pragma.ExecuteNonQuery();
+        // FULL would fsync every trace and cap ingest at the disk's fsync rate. Checkpoints run on their own thread.
+        WalCheckpointer.Configure(connection);
         return connection;
     }
 
@@ -218,6 +220,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
             await transaction.CommitAsync(cancellationToken);
+            Interlocked.Increment(ref _commits);
         }
         finally
         {
@@ -352,6 +355,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
             command.Parameters.AddWithValue("$key", feedback.KeyName);
             command.Parameters.AddWithValue("$at", feedback.CreatedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds() ?? 0);
             await command.ExecuteNonQueryAsync(cancellationToken);
+            Interlocked.Increment(ref _commits);
         }
         finally
         {
@@ -519,6 +523,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
 
     public ValueTask DisposeAsync()
     {
+        _checkpointer.Dispose();
         _writeLock.Dispose();
         return ValueTask.CompletedTask;
     }

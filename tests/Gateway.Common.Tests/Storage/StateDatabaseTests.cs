@@ -37,6 +37,29 @@ public sealed class StateDatabaseTests : IAsyncLifetime
         Assert.Equal(writers, await CountOnFreshConnectionAsync());
     }
 
+    // Commits only append to the WAL; the copy into the database file (with its fsyncs) happens on the
+    // checkpoint thread, and does happen: the rows reach the database file within a few seconds.
+    [Fact]
+    public async Task WriteAsync_ManyCommits_ReachTheDatabaseFileThroughTheBackgroundCheckpoint()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const int rows = 1_500; // more pages than SQLite's own automatic checkpoint would let pass (1,000)
+        var owner = new string('x', 4_000);
+        for (var i = 0; i < rows; i++)
+        {
+            await _db.WriteAsync(Insert, ct, ("@id", i), ("@o", owner));
+        }
+
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (new FileInfo(_path).Length < rows * 4_000L && waited.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(100, ct);
+        }
+        Assert.True(new FileInfo(_path).Length >= rows * 4_000L, $"database file {new FileInfo(_path).Length} bytes");
+        Assert.True(_db.Checkpoints > 0);
+        Assert.Equal(rows, await CountOnFreshConnectionAsync());
+    }
+
     [Fact]
     public async Task WriteAsync_WritesQueuedBehindABusyWriter_CommitInOneTransaction()
     {
