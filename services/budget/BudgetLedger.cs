@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.Channels;
 using Gateway.Budget.Store;
+using Gateway.Common;
 using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
@@ -92,7 +93,7 @@ public sealed class BudgetLedger(
             entries.Add(new CounterEntry(BudgetKey(budget.Name, periods[i].Start), exempt ? -1 : ToNanos(budget.LimitUsd, ceiling: false), amount, CounterKind.Budget, ExpireAtMs: expireAt));
         }
 
-        var reservationId = Guid.CreateVersion7().ToString("N");
+        var reservationId = Ids.NewId();
         ReserveResult result;
         try
         {

@@ -15,7 +15,9 @@ public static class ServiceHost
     public static WebApplicationBuilder Create(string[] args, string serviceName, out GatewayConfig config)
     {
         (config, var path) = ConfigArguments.LoadOrExit(args);
-        var builder = WebApplication.CreateSlimBuilder(args);
+        // The gateway reads no appsettings.json; left on, the host would watch the working directory and every
+        // folder below it for one, waking a thread for each SQLite or journal write under ./data.
+        var builder = WebApplication.CreateSlimBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
         builder.AddGatewayDefaults(serviceName, config, path);
         var grpc = Argument(args, "--grpc") ?? config.Server.Grpc;
         var http = Argument(args, "--http") ?? config.Server.Http;

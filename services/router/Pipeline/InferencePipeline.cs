@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Gateway.Common;
 using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
@@ -284,7 +285,7 @@ public sealed class InferencePipeline(
     private RequestContext Begin(string requestId, string api, bool stream)
         => new(requestId.Length > 0 ? requestId : NewRequestId(), api, time.GetUtcNow(), stream, config.Current) { Activity = RequestSpans.Start(telemetry, api) };
 
-    public static string NewRequestId() => Guid.CreateVersion7().ToString("N");
+    public static string NewRequestId() => Ids.NewId();
 
     private async Task<ChatRequest> PrepareAsync(RequestContext context, ChatRequest request, string? apiKey, CancellationToken cancellationToken)
     {

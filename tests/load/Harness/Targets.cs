@@ -47,6 +47,8 @@ public sealed class TargetFactory(string root, string work, int upstreamPort)
         return new Target(name, $"http://127.0.0.1:{HttpPort}/v1/chat/completions", [process]);
     }
 
+    // The databases sit in a folder of their own: the gateway watches its configuration file's folder for edits,
+    // and every database write there would wake that watcher.
     // "gateway": key auth, routing and trace capture (what every request pays). "governed": the same plus every
     // guard detector with pseudonymisation and injection screening, a budget and rate limits on the key.
     private string WriteConfig(string name)
@@ -68,7 +70,7 @@ public sealed class TargetFactory(string root, string work, int upstreamPort)
         var path = Path.Combine(work, name + ".yaml");
         File.WriteAllText(path, $$"""
             server: { http: 127.0.0.1:{{HttpPort}}, grpc: 127.0.0.1:{{GrpcPort}} }
-            storage: { state: "sqlite://{{work}}/{{name}}-state.db", traces: "sqlite://{{work}}/{{name}}-traces.db" }
+            storage: { state: "sqlite://{{work}}/data/{{name}}-state.db", traces: "sqlite://{{work}}/data/{{name}}-traces.db" }
             providers:
               fake: { kind: openai, base_url: "http://127.0.0.1:{{upstreamPort}}/v1" }
             models:

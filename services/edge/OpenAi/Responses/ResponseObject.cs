@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Gateway.Common;
 using Gateway.Common.Errors;
 using Gateway.Contracts.Common.V1;
 using Gateway.Contracts.Inference.V1;
@@ -26,9 +27,9 @@ public sealed class OutputItem
 
     public StringBuilder Arguments { get; } = new();
 
-    public static OutputItem Message() => new() { Type = "message", Id = "msg_" + Guid.CreateVersion7().ToString("N") };
+    public static OutputItem Message() => new() { Type = "message", Id = "msg_" + Ids.NewId() };
 
-    public static OutputItem FunctionCall(string callId, string name) => new() { Type = "function_call", Id = "fc_" + Guid.CreateVersion7().ToString("N"), CallId = callId, Name = name };
+    public static OutputItem FunctionCall(string callId, string name) => new() { Type = "function_call", Id = "fc_" + Ids.NewId(), CallId = callId, Name = name };
 
     public void WritePart(Utf8JsonWriter w, int index)
     {

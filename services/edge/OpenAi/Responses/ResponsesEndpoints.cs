@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Gateway.Common;
 using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
@@ -7,7 +9,6 @@ using Gateway.Contracts.Common.V1;
 using Gateway.Contracts.Inference.V1;
 using Gateway.Edge.Http;
 using Gateway.Router.Providers;
-using System.Text.Json;
 
 namespace Gateway.Edge.OpenAi.Responses;
 
@@ -52,7 +53,7 @@ public static class ResponsesEndpoints
                 chat.Messages.AddRange(history);
             }
             chat.Messages.AddRange(request.Input);
-            var response = new ResponseObject(request, "resp_" + Guid.CreateVersion7().ToString("N"), time.GetUtcNow().ToUnixTimeSeconds());
+            var response = new ResponseObject(request, "resp_" + Ids.NewId(), time.GetUtcNow().ToUnixTimeSeconds());
             // The answer has been paid for: a store that fails costs the client chaining on it, not the answer.
             async Task SaveAsync()
             {
