@@ -28,12 +28,18 @@ public static class ChatStreaming
         var sse = new SseWriter(context.Response);
         try
         {
-            do
+            writeChunk(sse, enumerator.Current);
+            await sse.FlushAsync(cancellationToken);
+            // A flush hands the bytes to Kestrel's socket sender, which runs as a thread-pool work item of its
+            // own. When the provider's next chunks are already buffered this loop never waits, and on a busy
+            // or single core the sender ran only once 64 KB had piled up (the pipe's back-pressure mark): the
+            // first byte left with the last. Stepping aside once lets the headers and first chunk go now.
+            await Task.Yield();
+            while (await enumerator.MoveNextAsync())
             {
                 writeChunk(sse, enumerator.Current);
                 await sse.FlushAsync(cancellationToken);
             }
-            while (await enumerator.MoveNextAsync());
             complete(sse);
             await sse.FlushAsync(cancellationToken);
         }
