@@ -24,11 +24,14 @@ public static class RequestBody
             throw TooLarge(limit);
         }
         var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 16 * 1024, limit) + 1);
+        // With a Content-Length the buffer already has room for the whole body plus the byte that tells the end:
+        // asking for more would copy it into a larger array on every request. Without one it grows as it fills.
+        var readSize = request.ContentLength is null ? 16 * 1024 : 1;
         try
         {
             while (true)
             {
-                var memory = buffer.GetMemory(16 * 1024);
+                var memory = buffer.GetMemory(readSize);
                 var read = await request.Body.ReadAsync(memory, context.RequestAborted);
                 if (read == 0)
                 {
