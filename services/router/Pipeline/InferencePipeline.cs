@@ -684,11 +684,11 @@ public sealed class InferencePipeline(
         context.Finish();
         var trace = context.Trace;
         RequestSpans.Finish(telemetry, context);
-        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status, trace.Principal?.Team ?? "");
-        telemetry.Requests.Add(1, tags.Items);
-        telemetry.Duration.Record(trace.Latencies.TotalMs, tags.Items);
-        telemetry.Overhead.Record(trace.Latencies.OverheadMs, tags.Items);
-        telemetry.Cost.Add(trace.CostUsd, tags.Items);
+        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status, trace.Principal?.Team ?? "").Items;
+        telemetry.Requests.Add(1, tags);
+        telemetry.Duration.Record(trace.Latencies.TotalMs, tags);
+        telemetry.Overhead.Record(trace.Latencies.OverheadMs, tags);
+        telemetry.Cost.Add(trace.CostUsd, tags);
         if (trace.Usage is { } usage)
         {
             telemetry.Tokens.Add(usage.InputTokens, new KeyValuePair<string, object?>("gen_ai.token.type", "input"), new KeyValuePair<string, object?>("gen_ai.request.model", trace.ServedModel));
@@ -716,6 +716,7 @@ public sealed class InferencePipeline(
 
     private readonly record struct TagList(string Model, string Provider, string Status, string Team)
     {
+        // A new array on every read: read it once per request.
         public KeyValuePair<string, object?>[] Items =>
         [
             new("gen_ai.request.model", Model),
