@@ -11,7 +11,9 @@ wrk.body = '{"model":"gpt-4o","messages":[{"role":"system","content":"You are te
   .. prompt .. '"}],"max_tokens":64' .. (stream and ',"stream":true' or '') .. '}'
 
 if pause > 0 then
-  delay = function() return pause end
+  -- Uniform between half and one and a half times the pause: the mean (so the rate) is the asked one, and the
+  -- connections drift apart instead of sending in step, which would measure their queueing behind each other.
+  delay = function() return math.floor(pause * (0.5 + math.random()) + 0.5) end
 end
 
 done = function(summary, latency, requests)
