@@ -18,6 +18,7 @@ public sealed class WalCheckpointer : IDisposable
     private readonly ManualResetEventSlim _stop = new();
     private readonly Thread _thread;
     private long _checkpoints;
+    private int _disposed;
 
     // `commits`: a count that grows with every commit; a second without one skips the checkpoint.
     public WalCheckpointer(string connectionString, Func<long> commits)
@@ -70,6 +71,10 @@ public sealed class WalCheckpointer : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         _stop.Set();
         _thread.Join(TimeSpan.FromSeconds(10));
         _stop.Dispose();

@@ -14,7 +14,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
     private const int SchemaVersion = 3;
 
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly WorkerThread _writer = new("SQLite traces");
     private readonly WalCheckpointer _checkpointer;
     private long _commits;
 
@@ -175,57 +175,56 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
     public Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken)
         => WriteAsync(batch, null, batchToken, cancellationToken);
 
-    public async Task WriteAsync(IReadOnlyList<TraceEvent> batch, IReadOnlyList<byte[]>? encoded, string batchToken, CancellationToken cancellationToken)
+    public Task WriteAsync(IReadOnlyList<TraceEvent> batch, IReadOnlyList<byte[]>? encoded, string batchToken, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        return _writer.RunAsync(() => Write(batch, encoded));
+    }
+
+    // Every write runs on the writer thread, one at a time.
+    private void Write(IReadOnlyList<TraceEvent> batch, IReadOnlyList<byte[]>? encoded)
+    {
+        using var connection = Connect();
+        using var transaction = connection.BeginTransaction();
+        var (traces, audits) = McpAuditEnvelope.Split(batch);
+        if (traces.Count > 0)
         {
-            await using var connection = Connect();
-            await using var transaction = connection.BeginTransaction();
-            var (traces, audits) = McpAuditEnvelope.Split(batch);
-            if (traces.Count > 0)
+            // One statement parsed once per batch and re-bound per row.
+            using var upsert = Upsert(connection);
+            for (var i = 0; i < batch.Count; i++)
             {
-                // One statement parsed once per batch and re-bound per row.
-                await using var upsert = Upsert(connection);
-                for (var i = 0; i < batch.Count; i++)
+                if (batch[i].McpAudit is null)
                 {
-                    if (batch[i].McpAudit is null)
-                    {
-                        Bind(upsert, batch[i], encoded?[i]);
-                        await upsert.ExecuteNonQueryAsync(cancellationToken);
-                    }
+                    Bind(upsert, batch[i], encoded?[i]);
+                    upsert.ExecuteNonQuery();
                 }
             }
-            foreach (var audit in audits)
-            {
-                await using var command = connection.CreateCommand();
-                command.CommandText = """
-                    INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
-                        $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
-                        $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
-                    """;
-                foreach (var (name, value) in new (string, object)[]
-                {
-                    ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
-                    ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
-                    ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
-                    ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
-                    ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
-                    ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
-                    ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
-                })
-                {
-                    command.Parameters.AddWithValue("$" + name, value);
-                }
-                await command.ExecuteNonQueryAsync(cancellationToken);
-            }
-            await transaction.CommitAsync(cancellationToken);
-            Interlocked.Increment(ref _commits);
         }
-        finally
+        foreach (var audit in audits)
         {
-            _writeLock.Release();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
+                    $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
+                    $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
+                """;
+            foreach (var (name, value) in new (string, object)[]
+            {
+                ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
+                ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
+                ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
+                ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
+                ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
+                ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
+                ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
+            })
+            {
+                command.Parameters.AddWithValue("$" + name, value);
+            }
+            command.ExecuteNonQuery();
         }
+        transaction.Commit();
+        Interlocked.Increment(ref _commits);
     }
 
     private static SqliteCommand Upsert(SqliteConnection connection)
@@ -338,13 +337,13 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
         return trace;
     }
 
-    public async Task WriteFeedbackAsync(Feedback feedback, CancellationToken cancellationToken)
+    public Task WriteFeedbackAsync(Feedback feedback, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        return _writer.RunAsync(() =>
         {
-            await using var connection = Connect();
-            await using var command = connection.CreateCommand();
+            using var connection = Connect();
+            using var command = connection.CreateCommand();
             command.CommandText = """
                 INSERT INTO feedback (request_id, score, comment, key_name, created_at) VALUES ($id, $score, $comment, $key, $at)
                 ON CONFLICT (request_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, key_name = excluded.key_name, created_at = excluded.created_at
@@ -354,13 +353,9 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
             command.Parameters.AddWithValue("$comment", feedback.Comment);
             command.Parameters.AddWithValue("$key", feedback.KeyName);
             command.Parameters.AddWithValue("$at", feedback.CreatedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds() ?? 0);
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            command.ExecuteNonQuery();
             Interlocked.Increment(ref _commits);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        });
     }
 
     public async Task<IReadOnlyList<ArmSummary>> ArmsAsync(string experiment, CancellationToken cancellationToken)
@@ -523,8 +518,8 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
 
     public ValueTask DisposeAsync()
     {
+        _writer.Dispose();
         _checkpointer.Dispose();
-        _writeLock.Dispose();
         return ValueTask.CompletedTask;
     }
 }
