@@ -14,6 +14,8 @@ public static class AdminApi
     public static async Task WaitStoredAsync(TestGateway gateway, string requestId)
     {
         var ingestor = (TraceIngestor)gateway.Services.GetService(typeof(TraceIngestor))!;
+        // The store's tables exist once the ingestor has run its migrations (ClickHouse: at start, asynchronously).
+        await ingestor.Ready.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         async Task CheckAsync()
         {
