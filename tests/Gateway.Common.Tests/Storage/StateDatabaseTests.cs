@@ -51,7 +51,8 @@ public sealed class StateDatabaseTests : IAsyncLifetime
         }
 
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (new FileInfo(_path).Length < rows * 4_000L && waited.Elapsed < TimeSpan.FromSeconds(15))
+        // The file grows while the checkpoint copies pages, before the checkpoint reports itself done: wait for both.
+        while ((new FileInfo(_path).Length < rows * 4_000L || _db.Checkpoints == 0) && waited.Elapsed < TimeSpan.FromSeconds(15))
         {
             await Task.Delay(100, ct);
         }
