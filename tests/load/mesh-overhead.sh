@@ -33,19 +33,11 @@ models:
   gpt-4o: { targets: [{ provider: openai, model: gpt-4o }], price: { input: 2.5, output: 10 } }
 keys:
   - { name: local-dev, key: load-test-key-0123456789, team: local, project: sandbox, environment: dev }
-# The same governance as the local mesh (deploy/local/mesh/guard.yaml, budget.yaml), so the difference between
-# the two is the process split alone.
-guard:
-  fail_closed: true
-  policies:
-    default:
-      entities: { default: audit, CREDIT_CARD: block, US_SSN: block, SECRET: block, PERSON: pseudonymize, EMAIL: pseudonymize }
-      injection: audit
-  assign:
-    - { scope: {}, policy: default }
-budgets:
-  - { name: local-monthly, scope: { team: local }, limit_usd: 100, period: month, alerts: [0.8] }
 YAML
+# The same governance as the local mesh, taken from its own files, so the difference between the two is the
+# process split alone.
+sed -n '/^guard:/,$p' deploy/local/mesh/guard.yaml >> "$work/gateway.yaml"
+sed -n '/^budgets:/,$p' deploy/local/mesh/budget.yaml >> "$work/gateway.yaml"
 
 taskset -c 1 dotnet tests/load/FakeUpstream/bin/Release/net10.0/Gateway.Load.FakeUpstream.dll $up_port >/dev/null &
 up_pid=$!
