@@ -684,7 +684,7 @@ public sealed class InferencePipeline(
         context.Finish();
         var trace = context.Trace;
         RequestSpans.Finish(telemetry, context);
-        var tags = new TagList(trace.ServedModel, trace.Provider, trace.Status, trace.Principal?.Team ?? "").Items;
+        var tags = MetricTags(trace.ServedModel, trace.Provider, trace.Status, trace.Principal?.Team ?? "");
         telemetry.Requests.Add(1, tags);
         telemetry.Duration.Record(trace.Latencies.TotalMs, tags);
         telemetry.Overhead.Record(trace.Latencies.OverheadMs, tags);
@@ -714,15 +714,12 @@ public sealed class InferencePipeline(
         _ => "chat",
     };
 
-    private readonly record struct TagList(string Model, string Provider, string Status, string Team)
-    {
-        // A new array on every read: read it once per request.
-        public KeyValuePair<string, object?>[] Items =>
-        [
-            new("gen_ai.request.model", Model),
-            new("gen_ai.provider.name", Provider),
-            new("status", Status),
-            new("team", Team),
-        ];
-    }
+    // The tags of every request metric, built once per request.
+    private static KeyValuePair<string, object?>[] MetricTags(string model, string provider, string status, string team) =>
+    [
+        new("gen_ai.request.model", model),
+        new("gen_ai.provider.name", provider),
+        new("status", status),
+        new("team", team),
+    ];
 }
