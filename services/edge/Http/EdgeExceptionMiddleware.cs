@@ -2,6 +2,7 @@ using Gateway.Common.Clients;
 using Gateway.Common.Configuration;
 using Gateway.Common.Errors;
 using Gateway.Common.Hosting;
+using Gateway.Traces.Storage;
 
 namespace Gateway.Edge.Http;
 
@@ -40,7 +41,7 @@ public sealed class EdgeExceptionMiddleware(RequestDelegate next, TimeProvider t
         {
             EdgeLog.Unhandled(logger, e, context.Request.Path);
             var shape = ErrorWriter.ShapeFor(context);
-            var error = e as GatewayException ?? StoreFailures.AsUnavailable(e) ?? new GatewayException(ErrorKind.Internal, "Internal error.");
+            var error = e as GatewayException ?? StoreFailures.AsUnavailable(e) ?? TraceStoreFailures.AsUnavailable(e) ?? new GatewayException(ErrorKind.Internal, "Internal error.");
             await ErrorWriter.WriteAsync(context, error, shape);
         }
     }

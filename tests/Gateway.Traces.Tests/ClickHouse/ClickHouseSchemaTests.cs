@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gateway.Common.Errors;
 using Gateway.Traces.Ingest;
 using Gateway.Traces.Storage;
 
@@ -40,6 +41,36 @@ public sealed class ClickHouseSchemaTests(ClickHouseFixture clickHouse)
         var engine = (string)(await store.RawAsync($"SELECT engine_full FROM system.tables WHERE database = '{store.Database}' AND name = 'traces'", Ct)).Single()["engine_full"]!;
         Assert.Contains("PARTITION BY toDate(started_at)", engine, StringComparison.Ordinal);
         Assert.Contains("TTL toDateTime(started_at) + toIntervalDay(30)", engine, StringComparison.Ordinal);
+    }
+
+    // The admin API queries the store as soon as the process is up; until the traces service (or this process's
+    // ingestor) has run the migrations, ClickHouse says the table is unknown: a 503 to retry, not a 500.
+    [Fact]
+    public async Task Queries_BeforeTheMigrations_AreTheStoreNotReadyNotAnInternalError()
+    {
+        await using var store = ClickHouseTraceStore.Open(clickHouse.Require().Uri(clickHouse.NewDatabase()), 30, TimeProvider.System);
+
+        var queries = new Func<Task>[]
+        {
+            () => store.QueryAsync(new TraceFilter(), Ct),
+            () => store.GetAsync("req-1", Ct),
+            () => store.SeriesAsync(new TraceFilter(), TraceGroup.Team, TimeSpan.FromHours(1), Ct),
+            () => store.LatencyAsync(new TraceFilter(), TraceGroup.Model, Ct),
+        };
+        foreach (var query in queries)
+        {
+            var failure = await Assert.ThrowsAnyAsync<Exception>(query);
+            var error = TraceStoreFailures.AsUnavailable(failure);
+            Assert.NotNull(error);
+            Assert.Equal(503, ErrorMapping.HttpStatus(error.Kind));
+            Assert.Equal("store_unavailable", error.Code);
+        }
+
+        await store.MigrateAsync(Ct);
+        Assert.Empty((await store.QueryAsync(new TraceFilter(), Ct)).Traces);
+        // Any other server error stays what it is (a bug to see in the logs, not a store to wait for).
+        var other = await Assert.ThrowsAnyAsync<Exception>(() => store.RawAsync("SELECT no_such_function_xyz(1)", Ct));
+        Assert.Null(TraceStoreFailures.AsUnavailable(other));
     }
 
     [Fact]
