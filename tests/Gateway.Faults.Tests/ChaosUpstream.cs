@@ -15,6 +15,8 @@ public enum UpstreamFault
     ResetMidBody,
     // Accepts and reads, then never answers.
     Silent,
+    // Sends the status line, headers and part of the body it promised, then nothing more (the socket stays open).
+    StallMidBody,
     // A 200 whose body is not JSON at all.
     NonJson200,
     // A 200 that says application/json and ends, by its own Content-Length, in the middle of the object.
@@ -116,6 +118,10 @@ public sealed class ChaosUpstream : IAsyncDisposable
                 Reset(socket);
                 return;
             case UpstreamFault.Silent:
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+                return;
+            case UpstreamFault.StallMidBody:
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"id\":\"chatcmpl-chaos\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,", cancellationToken);
                 await Task.Delay(Timeout.Infinite, cancellationToken);
                 return;
             case UpstreamFault.NonJson200:

@@ -129,7 +129,7 @@ public sealed class ProviderFaultTests
 
         // Two providers with a 2 s timeout each: a silent upstream costs at most their sum.
         Assert.InRange(clock.Elapsed.TotalSeconds, 0, 10);
-        var expected = fault == UpstreamFault.Silent ? 504 : 502;
+        var expected = fault is UpstreamFault.Silent or UpstreamFault.StallMidBody ? 504 : 502;
         Assert.Equal(expected, error.Status);
         using var body = JsonDocument.Parse(error.GetRawResponse()!.Content.ToString());
         var shape = body.RootElement.GetProperty("error");
@@ -176,7 +176,7 @@ public sealed class ProviderFaultTests
     // one, otherwise the status the gateway stands for it, and the error class the routing policy acts on.
     private static (int Status, string ErrorClass) ExpectedAttempt(UpstreamFault fault) => fault switch
     {
-        UpstreamFault.Silent => (504, "timeout"),
+        UpstreamFault.Silent or UpstreamFault.StallMidBody => (504, "timeout"),
         UpstreamFault.HtmlBadGateway502 => (502, "server_error"),
         _ => (502, "connection"),
     };

@@ -9,11 +9,14 @@ using Gateway.Common.Errors;
 namespace Gateway.Router.Providers;
 
 // An upstream response that is still being read (streams), with the timeout that governs it.
-public sealed class UpstreamCall(HttpResponseMessage response, CancellationTokenSource timeout) : IDisposable
+public sealed class UpstreamCall(HttpResponseMessage response, CancellationTokenSource timeout, CancellationToken caller) : IDisposable
 {
     public HttpResponseMessage Response { get; } = response;
 
     public CancellationToken Token => timeout.Token;
+
+    // The provider's time ran out (not the caller leaving, which also cancels Token).
+    public bool TimedOut => timeout.IsCancellationRequested && !caller.IsCancellationRequested;
 
     public void Dispose()
     {
@@ -63,7 +66,9 @@ public sealed class ProviderHttp(IHttpClientFactory httpClientFactory)
         try
         {
             var client = httpClientFactory.CreateClient(ClientName);
-            response = await client.SendAsync(request, streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, timeout.Token);
+            // Headers only, for answers as well as streams: an answer is parsed from the connection as it arrives
+            // (ReadJsonAsync) instead of being copied into a buffer the size of the body first.
+            response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
         }
         catch (Exception e) when (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -83,7 +88,7 @@ public sealed class ProviderHttp(IHttpClientFactory httpClientFactory)
 
         if (response.IsSuccessStatusCode)
         {
-            return new UpstreamCall(response, timeout);
+            return new UpstreamCall(response, timeout, cancellationToken);
         }
         using (response)
         using (timeout)
@@ -142,7 +147,12 @@ public sealed class ProviderHttp(IHttpClientFactory httpClientFactory)
         {
             throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' returned a body that is not valid JSON.");
         }
-        catch (OperationCanceledException) when (call.Token.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or IOException && !call.Token.IsCancellationRequested)
+        {
+            var why = e is HttpRequestException request ? Describe(request) : "the connection closed early";
+            throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' broke off its answer ({why}).");
+        }
+        catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException && call.TimedOut)
         {
             throw new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not finish its answer within {target.Config.TimeoutSeconds:0.#} s.");
         }
