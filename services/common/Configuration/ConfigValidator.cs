@@ -679,11 +679,11 @@ internal sealed partial class ConfigValidator(GatewayConfig config, IReadOnlyDic
         }
         if (traces.BatchSize is < 1 or > 100_000)
         {
-            Error("traces.batch_size", "must be between 1 and 100000 rows (default 500)");
+            Error("traces.batch_size", "must be between 1 and 100000 rows (default: 500 for ClickHouse, 100 for SQLite)");
         }
         if (traces.FlushMilliseconds is < 10 or > 60_000)
         {
-            Error("traces.flush_milliseconds", "must be between 10 and 60000 (default 1000)");
+            Error("traces.flush_milliseconds", "must be between 10 and 60000 (default: 1000 for ClickHouse, 50 for SQLite)");
         }
         if (traces.MemoryLimit is < 1 or > 10_000_000)
         {

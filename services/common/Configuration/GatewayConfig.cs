@@ -267,9 +267,10 @@ public sealed record TracesConfig
     public CapturePolicyConfig Capture { get; init; } = new();
     // ClickHouse TTL: rows older than this many days are dropped (0 = keep forever).
     public int RetentionDays { get; init; } = 30;
-    // Rows per insert, and the longest a trace waits before its batch is written.
-    public int BatchSize { get; init; } = 500;
-    public int FlushMilliseconds { get; init; } = 1000;
+    // Rows per insert, and the longest a trace waits before its batch is written. Unset: the store's own
+    // (ITraceStore.Batching: ClickHouse 500 rows / 1000 ms, SQLite 100 rows / 50 ms).
+    public int? BatchSize { get; init; }
+    public int? FlushMilliseconds { get; init; }
     // Traces held in memory while the store is away; past this they go to the spool directory on disk
     // (default: beside the SQLite trace file; for ClickHouse beside the SQLite state file, else ./data/trace-spool).
     // One process per directory: a second gateway on the same spool is refused at start.

@@ -24,6 +24,8 @@ public sealed class TraceIngestor : BackgroundService
 
     private readonly ITraceStore _store;
     private readonly TracesConfig _options;
+    private readonly int _batchSize;
+    private readonly TimeSpan _flush;
     private readonly TraceSpool _spool;
     private readonly TimeProvider _time;
     private readonly ILogger<TraceIngestor> _logger;
@@ -46,6 +48,8 @@ public sealed class TraceIngestor : BackgroundService
     {
         _store = store;
         _options = options;
+        _batchSize = options.BatchSize ?? store.Batching.Rows;
+        _flush = TimeSpan.FromMilliseconds(options.FlushMilliseconds ?? store.Batching.FlushMilliseconds);
         _spoolLock = SpoolLock.Acquire(spoolDirectory);
         _spool = new TraceSpool(spoolDirectory);
         _journal = new TraceJournal(Path.Combine(spoolDirectory, "journal"));
@@ -150,7 +154,7 @@ public sealed class TraceIngestor : BackgroundService
             TracesLog.ReplayingSpool(_logger, read.Count, Path.GetFileName(file));
             // A killed process may have stored some of its journaled traces already; stores that append would keep both.
             var traces = Interlocked.Read(ref _recovered) > 0 ? await WithoutStoredAsync(read, cancellationToken) : read;
-            foreach (var chunk in traces.Chunk(_options.BatchSize))
+            foreach (var chunk in traces.Chunk(_batchSize))
             {
                 await WriteAsync([.. chunk], cancellationToken);
             }
@@ -182,12 +186,12 @@ public sealed class TraceIngestor : BackgroundService
         {
             lock (_lock)
             {
-                if (_memory.Count >= _options.BatchSize || _spool.Count > 0)
+                if (_memory.Count >= _batchSize || _spool.Count > 0)
                 {
                     break;
                 }
             }
-            var left = TimeSpan.FromMilliseconds(_options.FlushMilliseconds) - _time.GetElapsedTime(deadline);
+            var left = _flush - _time.GetElapsedTime(deadline);
             if (left <= TimeSpan.Zero || !await _signal.WaitAsync(left, cancellationToken))
             {
                 break;
@@ -195,10 +199,10 @@ public sealed class TraceIngestor : BackgroundService
         }
         lock (_lock)
         {
-            var batch = new List<TraceEvent>(Math.Min(_memory.Count, _options.BatchSize));
+            var batch = new List<TraceEvent>(Math.Min(_memory.Count, _batchSize));
             var encoded = new List<byte[]>(batch.Capacity);
             var segments = new Dictionary<long, int>();
-            while (batch.Count < _options.BatchSize && _memory.TryDequeue(out var entry))
+            while (batch.Count < _batchSize && _memory.TryDequeue(out var entry))
             {
                 batch.Add(entry.Trace);
                 encoded.Add(entry.Encoded);
@@ -327,7 +331,7 @@ public sealed class TraceIngestor : BackgroundService
             var done = 0;
             try
             {
-                foreach (var chunk in left.Chunk(_options.BatchSize))
+                foreach (var chunk in left.Chunk(_batchSize))
                 {
                     await _store.WriteAsync(chunk, BatchToken(chunk), deadline.Token);
                     done += chunk.Length;
@@ -352,7 +356,7 @@ public sealed class TraceIngestor : BackgroundService
     private async Task<List<TraceEvent>> WithoutStoredAsync(List<TraceEvent> traces, CancellationToken cancellationToken)
     {
         var stored = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var chunk in traces.Chunk(_options.BatchSize))
+        foreach (var chunk in traces.Chunk(_batchSize))
         {
             await RetryAsync(async ct => stored.UnionWith(await _store.ExistingAsync([.. chunk.Select(t => t.RequestId)], ct)), 0, cancellationToken);
         }

@@ -10,6 +10,10 @@ public interface ITraceStore : IAsyncDisposable
     // Creates or upgrades the schema; safe to run at every start.
     Task MigrateAsync(CancellationToken cancellationToken);
 
+    // How the ingestor batches for this store when traces.batch_size / flush_milliseconds are unset. ClickHouse
+    // wants few large inserts (each one is a part to merge); see SqliteTraceStore for why SQLite wants small ones.
+    TraceBatching Batching => new(500, 1000);
+
     // Writes one batch. `batchToken` is the same whenever the same batch is retried, so a store that can
     // deduplicate whole inserts (ClickHouse) drops a retry that had in fact succeeded.
     Task WriteAsync(IReadOnlyList<TraceEvent> batch, string batchToken, CancellationToken cancellationToken);
@@ -46,6 +50,9 @@ public interface ITraceStore : IAsyncDisposable
     // Rows stored for these request ids (used to prove exactly-once delivery).
     Task<long> CountAsync(TraceFilter filter, CancellationToken cancellationToken);
 }
+
+// Rows per write, and the longest the first trace of a batch waits for the rest.
+public readonly record struct TraceBatching(int Rows, int FlushMilliseconds);
 
 public enum TraceGroup
 {
