@@ -126,8 +126,13 @@ public sealed class StateDatabase : IAsyncDisposable
         {
             // SQLite runs synchronously, so on a busy core a write would finish before any other caller ran and
             // no two would ever meet. Stepping behind the work already queued lets the callers in it add their
-            // writes first: under load the batch fills; when idle this costs one thread-pool hop.
-            await Task.Yield();
+            // writes first: under load the batch fills. With nothing queued there is no one to wait for, and the
+            // step would only cost a thread hop (a wake-up on another thread, which on a shared core can wait a
+            // scheduler slice): the write commits at once.
+            if (ThreadPool.PendingWorkItemCount > 0)
+            {
+                await Task.Yield();
+            }
             await DrainAsync(write);
         }
         // Not cancellable once queued: a caller that stopped waiting could not tell whether its write landed.
