@@ -16,7 +16,6 @@ public sealed class SqlLedger : IAsyncDisposable
           PRIMARY KEY (budget, period_start));
         CREATE TABLE IF NOT EXISTS budget_settlements (reservation_id TEXT NOT NULL PRIMARY KEY, settled_at BIGINT NOT NULL);
         CREATE INDEX IF NOT EXISTS budget_settlements_settled_at ON budget_settlements (settled_at);
-        CREATE INDEX IF NOT EXISTS budget_settlements_settled_at ON budget_settlements (settled_at);
         CREATE TABLE IF NOT EXISTS budget_alerts (
           budget TEXT NOT NULL, period_start BIGINT NOT NULL, threshold_permille INTEGER NOT NULL, fired_at BIGINT NOT NULL,
           PRIMARY KEY (budget, period_start, threshold_permille));
