@@ -105,7 +105,24 @@ public sealed record Secret(string Name, string Value)
     // Names the first form of the secret found in `text`, or null.
     public string? FoundIn(string text) => Forms().FirstOrDefault(form => text.Contains(form, StringComparison.OrdinalIgnoreCase));
 
-    public static string Spans(IEnumerable<Activity> spans)
+    // `spans` is the in-memory exporter's list, which the gateway's background work (a trace batch, a sidecar
+    // publish) may still append to while it is read: read a copy, taken again if an append moved it meanwhile.
+    public static string Spans(List<Activity> spans)
+    {
+        while (true)
+        {
+            try
+            {
+                return Spans(spans.ToArray());
+            }
+            catch (ArgumentException)
+            {
+                // The list grew between reading its size and copying its array.
+            }
+        }
+    }
+
+    private static string Spans(Activity[] spans)
         => string.Join("\n", spans.Select(s =>
             $"{s.DisplayName} {s.StatusDescription} {string.Join(", ", s.TagObjects.Select(t => $"{t.Key}={t.Value}"))} "
             + string.Join(", ", s.Events.Select(e => e.Name + " " + string.Join(", ", e.Tags.Select(t => $"{t.Key}={t.Value}"))))));
