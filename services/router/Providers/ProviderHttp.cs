@@ -8,7 +8,8 @@ using Gateway.Common.Errors;
 
 namespace Gateway.Router.Providers;
 
-// An upstream response that is still being read (streams), with the timeout that governs it.
+// An upstream response whose body is still to be read (an answer parsed as it arrives, or a stream), with the
+// timeout that governs it.
 public sealed class UpstreamCall(HttpResponseMessage response, CancellationTokenSource timeout, CancellationToken caller) : IDisposable
 {
     public HttpResponseMessage Response { get; } = response;
