@@ -148,14 +148,9 @@ public sealed class ProviderHttp(IHttpClientFactory httpClientFactory)
         {
             throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' returned a body that is not valid JSON.");
         }
-        catch (Exception e) when (e is HttpRequestException or IOException && !call.Token.IsCancellationRequested)
+        catch (Exception e) when (StreamErrors.ReadFailure(target, e, call.TimedOut, "answer") is { } failure)
         {
-            var why = e is HttpRequestException request ? Describe(request) : "the connection closed early";
-            throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' broke off its answer ({why}).");
-        }
-        catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException && call.TimedOut)
-        {
-            throw new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not finish its answer within {target.Config.TimeoutSeconds:0.#} s.");
+            throw failure;
         }
     }
 

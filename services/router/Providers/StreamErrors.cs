@@ -18,20 +18,26 @@ public static class StreamErrors
                     yield break;
                 }
             }
-            catch (OperationCanceledException) when (timeoutToken.IsCancellationRequested && !callerToken.IsCancellationRequested)
-            {
-                throw new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not finish its stream within {target.Config.TimeoutSeconds:0.#} s.");
-            }
             catch (InvalidDataException)
             {
                 // A binary event stream (Bedrock) whose framing or checksums do not hold, or an SSE event past its size limit.
                 throw new GatewayException(ErrorKind.UpstreamError, $"Provider '{target.ProviderName}' sent a corrupt event stream.");
             }
-            catch (Exception e) when (e is IOException or HttpRequestException)
+            catch (Exception e) when (ReadFailure(target, e, timeoutToken.IsCancellationRequested && !callerToken.IsCancellationRequested, "stream") is { } failure)
             {
-                throw new GatewayException(ErrorKind.UpstreamError, $"The stream from provider '{target.ProviderName}' broke off.");
+                throw failure;
             }
             yield return enumerator.Current;
         }
     }
+
+    // A transport failure while reading a provider's body (`what`: its stream, or its answer) as a typed gateway
+    // error; null for anything else, a caller's own cancellation included, which travels on as it is.
+    public static GatewayException? ReadFailure(ProviderTarget target, Exception exception, bool timedOut, string what) => exception switch
+    {
+        OperationCanceledException when timedOut
+            => new GatewayException(ErrorKind.UpstreamTimeout, $"Provider '{target.ProviderName}' did not finish its {what} within {target.Config.TimeoutSeconds:0.#} s."),
+        IOException or HttpRequestException => new GatewayException(ErrorKind.UpstreamError, $"The {what} from provider '{target.ProviderName}' broke off."),
+        _ => null,
+    };
 }
