@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Gateway.Common.Analytics;
 using Gateway.Common.Storage;
@@ -15,14 +16,10 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
 
     private readonly string _connectionString;
     private readonly WorkerThread _writer = new("SQLite traces");
-    private readonly WalCheckpointer _checkpointer;
-    private long _commits;
+    // Writer thread only: when its last checkpoint ran (see CheckpointIfDue).
+    private long _lastCheckpoint = Stopwatch.GetTimestamp();
 
-    private SqliteTraceStore(string connectionString)
-    {
-        _connectionString = connectionString;
-        _checkpointer = new WalCheckpointer(connectionString, () => Interlocked.Read(ref _commits));
-    }
+    private SqliteTraceStore(string connectionString) => _connectionString = connectionString;
 
     // Small batches, written soon: a trace held in memory until its batch is written outlives the young
     // generation's collections and is promoted, and at ~2,600 requests/s a 500-row, 1 s batch kept the whole
@@ -171,7 +168,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
         // WAL with NORMAL sync: commits survive a process crash; only an OS crash can lose the last few.
-        // FULL would fsync every trace and cap ingest at the disk's fsync rate. Checkpoints run on their own thread.
+        // FULL would fsync every trace and cap ingest at the disk's fsync rate. The writer checkpoints (CheckpointIfDue).
         WalCheckpointer.Configure(connection);
         return connection;
     }
@@ -191,46 +188,61 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
     private void Write(IReadOnlyList<TraceEvent> batch, IReadOnlyList<byte[]>? encoded)
     {
         using var connection = Connect();
-        using var transaction = connection.BeginTransaction();
-        var (traces, audits) = McpAuditEnvelope.Split(batch);
-        if (traces.Count > 0)
+        using (var transaction = connection.BeginTransaction())
         {
-            // One statement parsed once per batch and re-bound per row.
-            using var upsert = Upsert(connection);
-            for (var i = 0; i < batch.Count; i++)
+            var (traces, audits) = McpAuditEnvelope.Split(batch);
+            if (traces.Count > 0)
             {
-                if (batch[i].McpAudit is null)
+                // One statement parsed once per batch and re-bound per row.
+                using var upsert = Upsert(connection);
+                for (var i = 0; i < batch.Count; i++)
                 {
-                    Bind(upsert, batch[i], encoded?[i]);
-                    upsert.ExecuteNonQuery();
+                    if (batch[i].McpAudit is null)
+                    {
+                        Bind(upsert, batch[i], encoded?[i]);
+                        upsert.ExecuteNonQuery();
+                    }
                 }
             }
-        }
-        foreach (var audit in audits)
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
-                INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
-                    $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
-                    $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
-                """;
-            foreach (var (name, value) in new (string, object)[]
+            foreach (var audit in audits)
             {
-                ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
-                ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
-                ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
-                ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
-                ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
-                ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
-                ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
-            })
-            {
-                command.Parameters.AddWithValue("$" + name, value);
+                using var command = connection.CreateCommand();
+                command.CommandText = """
+                    INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
+                        $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
+                        $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
+                    """;
+                foreach (var (name, value) in new (string, object)[]
+                {
+                    ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
+                    ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
+                    ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
+                    ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
+                    ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
+                    ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
+                    ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
+                })
+                {
+                    command.Parameters.AddWithValue("$" + name, value);
+                }
+                command.ExecuteNonQuery();
             }
-            command.ExecuteNonQuery();
+            transaction.Commit();
         }
-        transaction.Commit();
-        Interlocked.Increment(ref _commits);
+        CheckpointIfDue(connection);
+    }
+
+    // Every writer-thread commit ends here: once a second the writer itself copies the WAL into the database,
+    // between its batches, so the copy always finishes and the WAL file is reused instead of growing (see
+    // WalCheckpointer.TryCheckpoint). Readers never wait for it; the next batch waits, off the request path.
+    private void CheckpointIfDue(SqliteConnection connection)
+    {
+        if (Stopwatch.GetElapsedTime(_lastCheckpoint) < WalCheckpointer.Interval)
+        {
+            return;
+        }
+        WalCheckpointer.TryCheckpoint(connection);
+        _lastCheckpoint = Stopwatch.GetTimestamp();
     }
 
     private static SqliteCommand Upsert(SqliteConnection connection)
@@ -360,7 +372,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
             command.Parameters.AddWithValue("$key", feedback.KeyName);
             command.Parameters.AddWithValue("$at", feedback.CreatedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds() ?? 0);
             command.ExecuteNonQuery();
-            Interlocked.Increment(ref _commits);
+            CheckpointIfDue(connection);
         });
     }
 
@@ -525,7 +537,6 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
     public ValueTask DisposeAsync()
     {
         _writer.Dispose();
-        _checkpointer.Dispose();
         return ValueTask.CompletedTask;
     }
 }
