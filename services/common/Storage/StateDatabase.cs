@@ -19,7 +19,12 @@ public sealed class StateDatabase : IAsyncDisposable
     private long _commits;
     private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
     private DbConnection? _sqliteConnection;
-    private WalCheckpointer? _checkpointer;
+    // WAL checkpoints (see WalCheckpointer): a timer asks once an Interval; the writer role runs them.
+    private Timer? _checkpointTimer;
+    private WorkerThread? _checkpointThread;
+    private long _commitsAtCheckpoint;
+    private int _checkpointWanted;
+    private long _checkpoints;
     private bool _ready;
 
     private StateDatabase(DbDataSource source, bool isSqlite, string schema)
@@ -38,8 +43,8 @@ public sealed class StateDatabase : IAsyncDisposable
 
     internal int Queued => _pending.Count;
 
-    // WAL checkpoints run by the background thread (see WalCheckpointer).
-    internal long Checkpoints => _checkpointer?.Checkpoints ?? 0;
+    // WAL checkpoints run so far (tests read it to see them happen).
+    internal long Checkpoints => Interlocked.Read(ref _checkpoints);
 
     internal bool Draining => Volatile.Read(ref _draining) == 1;
 
@@ -154,7 +159,7 @@ public sealed class StateDatabase : IAsyncDisposable
     // Commits batches until the queue is empty. Once the caller's own write is done and more are queued, the
     // rest of the drain moves to the thread pool so this caller is not held up serving others. The flag is
     // cleared before the last look at the queue, so a write queued just after that look finds the flag clear
-    // and drains itself: none is left behind.
+    // and drains itself: none is left behind. A checkpoint asked for takes the role over between batches.
     private async Task DrainAsync(PendingWrite? own)
     {
         var batch = new List<PendingWrite>();
@@ -175,6 +180,11 @@ public sealed class StateDatabase : IAsyncDisposable
                     }
                 }
                 batch.Clear();
+                if (Interlocked.Exchange(ref _checkpointWanted, 0) == 1)
+                {
+                    _ = CheckpointThenDrainAsync();
+                    return;
+                }
                 if (own is { Outcome.Task.IsCompleted: true } && !_pending.IsEmpty)
                 {
                     _ = Task.Run(() => DrainAsync(null));
@@ -187,6 +197,52 @@ public sealed class StateDatabase : IAsyncDisposable
                 return;
             }
         }
+    }
+
+    // Once an Interval while there were commits. An idle writer is taken at once; a busy one is asked to stop
+    // after its current batch (_checkpointWanted, read by DrainAsync).
+    private void OnCheckpointTick(object? state)
+    {
+        if (Commits == Interlocked.Read(ref _commitsAtCheckpoint))
+        {
+            return;
+        }
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+        {
+            _ = CheckpointThenDrainAsync();
+        }
+        else
+        {
+            Volatile.Write(ref _checkpointWanted, 1);
+        }
+    }
+
+    // Holds the writer role: no commit lands while the checkpoint copies, so it reaches the WAL's end and the next
+    // commit restarts the WAL (see WalCheckpointer.TryCheckpoint). It runs on a thread of its own because it
+    // fsyncs (milliseconds) and a thread-pool worker blocked that long stalls every request on a one-core pod;
+    // writes queued meanwhile wait for it, and the drain then picks them up and hands the role back.
+    private async Task CheckpointThenDrainAsync()
+    {
+        Interlocked.Exchange(ref _commitsAtCheckpoint, Commits);
+        try
+        {
+            if (_sqliteConnection is SqliteConnection connection && _checkpointThread is { } thread)
+            {
+                await thread.RunAsync(() =>
+                {
+                    if (WalCheckpointer.TryCheckpoint(connection))
+                    {
+                        Interlocked.Increment(ref _checkpoints);
+                    }
+                });
+            }
+        }
+        catch (Exception)
+        {
+            // Shutting down, or the checkpoint failed: the WAL keeps every commit and a later round retries. The
+            // drain must run whatever happened, or the role is never handed back and every write waits forever.
+        }
+        await DrainAsync(null);
     }
 
     private bool TakeBatch(List<PendingWrite> batch)
@@ -323,7 +379,8 @@ public sealed class StateDatabase : IAsyncDisposable
         {
             _sqliteConnection = await Source.OpenConnectionAsync(CancellationToken.None);
             WalCheckpointer.Configure((SqliteConnection)_sqliteConnection);
-            _checkpointer ??= new WalCheckpointer(Source.ConnectionString, () => Commits);
+            _checkpointThread ??= new WorkerThread("SQLite checkpoint");
+            _checkpointTimer ??= new Timer(OnCheckpointTick, null, WalCheckpointer.Interval, WalCheckpointer.Interval);
         }
         return _sqliteConnection;
     }
@@ -388,8 +445,13 @@ public sealed class StateDatabase : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_checkpointTimer is not null)
+        {
+            await _checkpointTimer.DisposeAsync();
+        }
+        // Waits for a checkpoint in flight, which still uses the writer's connection.
+        _checkpointThread?.Dispose();
         await CloseWriterAsync();
-        _checkpointer?.Dispose();
         await Source.DisposeAsync();
     }
 }

@@ -38,7 +38,7 @@ public sealed class StateDatabaseTests : IAsyncLifetime
     }
 
     // Commits only append to the WAL; the copy into the database file (with its fsyncs) happens on the
-    // checkpoint thread, and does happen: the rows reach the database file within a few seconds.
+    // checkpoint thread once the writes stop, and does happen: the rows reach the database file within seconds.
     [Fact]
     public async Task WriteAsync_ManyCommits_ReachTheDatabaseFileThroughTheBackgroundCheckpoint()
     {
@@ -59,6 +59,33 @@ public sealed class StateDatabaseTests : IAsyncLifetime
         Assert.True(new FileInfo(_path).Length >= rows * 4_000L, $"database file {new FileInfo(_path).Length} bytes");
         Assert.True(_db.Checkpoints > 0);
         Assert.Equal(rows, await CountOnFreshConnectionAsync());
+    }
+
+    // Under writes that never pause, the checkpoint still reaches the WAL's end, so SQLite starts the WAL over
+    // (its header's checkpoint sequence number counts the restarts) instead of appending to it for as long as the
+    // load lasts.
+    [Fact]
+    public async Task WriteAsync_SteadyWritesForSeconds_WalRestartsWhileTheyRun()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await _db.WriteAsync(Insert, ct, ("@id", 0), ("@o", "first"));
+        var startSequence = WalCheckpointSequence();
+        var owner = new string('x', 1_000);
+        var next = 0;
+        var running = System.Diagnostics.Stopwatch.StartNew();
+        async Task WriteUntilDeadline()
+        {
+            while (running.Elapsed < TimeSpan.FromSeconds(3.5))
+            {
+                await _db.WriteAsync(Insert, ct, ("@id", Interlocked.Increment(ref next)), ("@o", owner));
+            }
+        }
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(WriteUntilDeadline, ct)));
+
+        // SQLite restarts the WAL at the start of a write, so every restart counted here happened under the load.
+        var restartsDuringWrites = WalCheckpointSequence() - startSequence;
+        Assert.True(restartsDuringWrites >= 2, $"WAL restarted {restartsDuringWrites} times in 3.5 s of writes");
+        Assert.Equal(next + 1, await CountOnFreshConnectionAsync());
     }
 
     [Fact]
@@ -150,6 +177,15 @@ public sealed class StateDatabaseTests : IAsyncLifetime
         }
         await transaction.RollbackAsync(ct);
         return tasks;
+    }
+
+    // The WAL header's checkpoint sequence number (big-endian at offset 12): SQLite bumps it on every restart.
+    private uint WalCheckpointSequence()
+    {
+        using var wal = new FileStream(_path + "-wal", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        Span<byte> header = stackalloc byte[16];
+        wal.ReadExactly(header);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
     }
 
     private async Task<long> CountOnFreshConnectionAsync()
