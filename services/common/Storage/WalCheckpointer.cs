@@ -7,7 +7,8 @@ namespace Gateway.Common.Storage;
 // fsync both: 4-5 ms on this machine's disk (hundreds under write-back pressure) on the thread-pool thread that
 // ran the commit, with every request behind it waiting and, on a one-core pod, nothing else running. The hot
 // writers open their connections with Configure (no automatic checkpoint) and run TryCheckpoint about once an
-// Interval while they commit, off the request path (StateDatabase, SqliteTraceStore). Durability is unchanged:
+// Interval while they commit, off the request path (SqliteTraceStore on its writer thread; StateDatabase, whose
+// writer is the request path, beside it). Durability is unchanged:
 // with synchronous=NORMAL a commit is safe from a process kill once it is in the WAL.
 public static class WalCheckpointer
 {
@@ -22,13 +23,14 @@ public static class WalCheckpointer
         pragma.ExecuteNonQuery();
     }
 
-    // One PASSIVE checkpoint, to be run by the database's writer between its commits. With no commit landing
-    // while it runs it copies the whole WAL, and the next commit starts the WAL over from its beginning. A
-    // checkpoint on a thread of its own races the writer and rarely reaches the WAL's end, so under steady load
+    // One PASSIVE checkpoint; `walFrames`: the pages in the WAL when it ran. Run by the writer between its
+    // commits, nothing lands while it copies, so it reaches the WAL's end and the next commit starts the WAL over
+    // from its beginning. A checkpoint beside the writer races it and rarely reaches the end, so under steady load
     // the WAL never restarts: it grew by ~250 MB a minute for the traces database at ~2,500 traces/s and by
     // 64-90 MB for the budget ledger, and every commit appended to pages the OS had to allocate and zero first.
-    public static bool TryCheckpoint(SqliteConnection connection)
+    public static bool TryCheckpoint(SqliteConnection connection, out long walFrames)
     {
+        walFrames = 0;
         try
         {
             if (connection.State != System.Data.ConnectionState.Open)
@@ -37,7 +39,12 @@ public static class WalCheckpointer
             }
             using var checkpoint = connection.CreateCommand();
             checkpoint.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
-            checkpoint.ExecuteNonQuery();
+            // One row: busy, pages in the WAL, pages copied (-1, -1 outside WAL mode).
+            using var result = checkpoint.ExecuteReader();
+            if (result.Read())
+            {
+                walFrames = result.GetInt64(1);
+            }
             return true;
         }
         catch (SqliteException)

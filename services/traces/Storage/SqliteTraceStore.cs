@@ -241,7 +241,7 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
         {
             return;
         }
-        WalCheckpointer.TryCheckpoint(connection);
+        WalCheckpointer.TryCheckpoint(connection, out _);
         _lastCheckpoint = Stopwatch.GetTimestamp();
     }
 

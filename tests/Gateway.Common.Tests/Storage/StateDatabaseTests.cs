@@ -61,13 +61,14 @@ public sealed class StateDatabaseTests : IAsyncLifetime
         Assert.Equal(rows, await CountOnFreshConnectionAsync());
     }
 
-    // Under writes that never pause, the checkpoint still reaches the WAL's end, so SQLite starts the WAL over
-    // (its header's checkpoint sequence number counts the restarts) instead of appending to it for as long as the
-    // load lasts.
+    // Under writes that never pause, a WAL grown past the limit is still checkpointed to its end, so SQLite starts
+    // it over (its header's checkpoint sequence number counts the restarts) instead of appending to it for as long
+    // as the load lasts. The limit is lowered so that seconds of writes cross it more than once.
     [Fact]
     public async Task WriteAsync_SteadyWritesForSeconds_WalRestartsWhileTheyRun()
     {
         var ct = TestContext.Current.CancellationToken;
+        _db.WalRestartFrames = 16;
         await _db.WriteAsync(Insert, ct, ("@id", 0), ("@o", "first"));
         var startSequence = WalCheckpointSequence();
         var owner = new string('x', 1_000);
