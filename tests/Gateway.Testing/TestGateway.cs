@@ -42,26 +42,38 @@ public sealed class TestGateway : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "gateway-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var httpPort = FreePort.Get();
-        var grpcPort = FreePort.Get();
-        var config = $"""
-            server:
-              http: 127.0.0.1:{httpPort}
-              grpc: 127.0.0.1:{grpcPort}
-              admin_key: test-admin-key-0123456789
-              max_request_body_bytes: {bodyLimit}
-            {server}
-            storage:
-              state: {state ?? $"sqlite://{directory}/state.db"}
-              traces: {traces ?? $"sqlite://{directory}/traces.db"}
-            {(redis is null ? "" : "  redis: " + redis)}
-            {yaml}
-            """;
-        var path = Path.Combine(directory, "gateway.yaml");
-        await File.WriteAllTextAsync(path, config);
-        var app = EmbeddedGateway.Build(["--config", path], configure);
-        await app.StartAsync();
-        return new TestGateway(app, directory, httpPort, grpcPort);
+        // A free port can be taken by another test process between FreePort.Get and the bind: try fresh ones.
+        for (var attempt = 1; ; attempt++)
+        {
+            var httpPort = FreePort.Get();
+            var grpcPort = FreePort.Get();
+            var config = $"""
+                server:
+                  http: 127.0.0.1:{httpPort}
+                  grpc: 127.0.0.1:{grpcPort}
+                  admin_key: test-admin-key-0123456789
+                  max_request_body_bytes: {bodyLimit}
+                {server}
+                storage:
+                  state: {state ?? $"sqlite://{directory}/state.db"}
+                  traces: {traces ?? $"sqlite://{directory}/traces.db"}
+                {(redis is null ? "" : "  redis: " + redis)}
+                {yaml}
+                """;
+            var path = Path.Combine(directory, "gateway.yaml");
+            await File.WriteAllTextAsync(path, config);
+            var app = EmbeddedGateway.Build(["--config", path], configure);
+            try
+            {
+                await app.StartAsync();
+            }
+            catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException && attempt < 5)
+            {
+                await app.DisposeAsync();
+                continue;
+            }
+            return new TestGateway(app, directory, httpPort, grpcPort);
+        }
     }
 
     // The usual test setup: one provider entry per fake, models mapped onto them, one key.
