@@ -8,8 +8,8 @@ namespace Gateway.Common.Storage;
 // ran the commit, with every request behind it waiting and, on a one-core pod, nothing else running. The hot
 // writers open their connections with Configure (no automatic checkpoint) and run TryCheckpoint about once an
 // Interval while they commit, off the request path (SqliteTraceStore on its writer thread; StateDatabase, whose
-// writer is the request path, beside it). Durability is unchanged:
-// with synchronous=NORMAL a commit is safe from a process kill once it is in the WAL.
+// writer is the request path, beside it). Durability is unchanged: with synchronous=NORMAL a commit is safe
+// from a process kill once it is in the WAL.
 public static class WalCheckpointer
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);

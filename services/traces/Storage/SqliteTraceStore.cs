@@ -188,47 +188,45 @@ public sealed class SqliteTraceStore : ITraceStore, IMcpAuditStore
     private void Write(IReadOnlyList<TraceEvent> batch, IReadOnlyList<byte[]>? encoded)
     {
         using var connection = Connect();
-        using (var transaction = connection.BeginTransaction())
+        using var transaction = connection.BeginTransaction();
+        var (traces, audits) = McpAuditEnvelope.Split(batch);
+        if (traces.Count > 0)
         {
-            var (traces, audits) = McpAuditEnvelope.Split(batch);
-            if (traces.Count > 0)
+            // One statement parsed once per batch and re-bound per row.
+            using var upsert = Upsert(connection);
+            for (var i = 0; i < batch.Count; i++)
             {
-                // One statement parsed once per batch and re-bound per row.
-                using var upsert = Upsert(connection);
-                for (var i = 0; i < batch.Count; i++)
+                if (batch[i].McpAudit is null)
                 {
-                    if (batch[i].McpAudit is null)
-                    {
-                        Bind(upsert, batch[i], encoded?[i]);
-                        upsert.ExecuteNonQuery();
-                    }
+                    Bind(upsert, batch[i], encoded?[i]);
+                    upsert.ExecuteNonQuery();
                 }
             }
-            foreach (var audit in audits)
-            {
-                using var command = connection.CreateCommand();
-                command.CommandText = """
-                    INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
-                        $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
-                        $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
-                    """;
-                foreach (var (name, value) in new (string, object)[]
-                {
-                    ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
-                    ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
-                    ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
-                    ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
-                    ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
-                    ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
-                    ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
-                })
-                {
-                    command.Parameters.AddWithValue("$" + name, value);
-                }
-                command.ExecuteNonQuery();
-            }
-            transaction.Commit();
         }
+        foreach (var audit in audits)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT OR REPLACE INTO mcp_audit VALUES ($id, $time, $session, $principal, $user, $team, $roles, $client_name,
+                    $client_version, $endpoint, $server, $tool, $arguments, $outcome, $reason, $latency_ms, $result_bytes,
+                    $justification, $tool_call_id, $trace_id, $guard_policy, $guard_action, $guard_findings, $event)
+                """;
+            foreach (var (name, value) in new (string, object)[]
+            {
+                ("id", audit.Id), ("time", McpAuditEnvelope.TimeMs(audit)), ("session", audit.Session), ("principal", audit.Principal),
+                ("user", audit.User), ("team", audit.Team), ("roles", string.Join(',', audit.Roles)), ("client_name", audit.ClientName),
+                ("client_version", audit.ClientVersion), ("endpoint", audit.Endpoint), ("server", audit.Server), ("tool", audit.Tool),
+                ("arguments", audit.Arguments), ("outcome", audit.Outcome), ("reason", audit.Reason), ("latency_ms", audit.LatencyMs),
+                ("result_bytes", audit.ResultBytes), ("justification", audit.Justification), ("tool_call_id", audit.ToolCallId),
+                ("trace_id", audit.TraceId), ("guard_policy", audit.GuardPolicy), ("guard_action", audit.GuardAction),
+                ("guard_findings", McpAuditEnvelope.FindingsJson(audit)), ("event", audit.ToByteArray()),
+            })
+            {
+                command.Parameters.AddWithValue("$" + name, value);
+            }
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
         CheckpointIfDue(connection);
     }
 
