@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Gateway.Load.Harness;
 
@@ -81,38 +82,43 @@ public sealed class LoadRun(HarnessOptions options)
         var seconds = options.DurationSeconds;
         // Warm-up: tiered JIT promotes the hot path only after ~30 calls per method and a quiet spell, which on a
         // busy core takes tens of seconds; measuring before that reports the unoptimised code.
-        await Wrk.RunAsync(target.Url, 8, options.WarmupSeconds, TargetFactory.Key);
+        await Wrk.RunAsync(target.Url, 8, options.WarmupSeconds, TargetFactory.Key, prompt: target.Prompt);
         double? rps = null, cpu = null;
         long errors = 0;
         if (target.Pids.Count > 0)
         {
             var before = ProcStats.CpuTime(target.Pids);
-            var saturation = await Wrk.RunAsync(target.Url, SaturationConnections, seconds, TargetFactory.Key);
+            var saturation = await Wrk.RunAsync(target.Url, SaturationConnections, seconds, TargetFactory.Key, prompt: target.Prompt);
             var spent = ProcStats.CpuTime(target.Pids) - before;
             rps = saturation.RequestsPerSecond;
             cpu = spent.TotalMicroseconds / saturation.Requests;
             errors += saturation.Errors;
         }
         // A steady rate instead of saturation: each connection pauses so the total stays near the asked rate.
-        var steady = await Wrk.RunAsync(target.Url, RateConnections, seconds, TargetFactory.Key, delayMs: RateConnections * 1000.0 / options.Rate);
-        var (ttfb50, ttfb99) = await StreamTimeToFirstByteAsync(target.Url);
+        var steady = await Wrk.RunAsync(target.Url, RateConnections, seconds, TargetFactory.Key, delayMs: RateConnections * 1000.0 / options.Rate, prompt: target.Prompt);
+        var (ttfb50, ttfb99) = await StreamTimeToFirstByteAsync(target.Url, target.Prompt);
         double? rss = target.Pids.Count > 0 ? target.Pids.Sum(pid => ProcStats.StatusKilobytes(pid, "VmHWM")) / 1024.0 : null;
         return new TargetResult(target.Name, rps, cpu, steady.RequestsPerSecond, steady.P50Ms, steady.P90Ms, steady.P99Ms,
             ttfb50, ttfb99, rss, errors + steady.Errors);
     }
 
     // Time from sending a streaming request to the first SSE bytes, one request at a time.
-    private async Task<(double P50, double P99)> StreamTimeToFirstByteAsync(string url)
+    private async Task<(double P50, double P99)> StreamTimeToFirstByteAsync(string url, string? promptReference)
     {
         using var client = new HttpClient();
-        var prompt = string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. ", 23));
-        var body = JsonSerializer.Serialize(new
+        var text = string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. ", 23));
+        var chat = new JsonObject
         {
-            model = "gpt-4o",
-            messages = new[] { new { role = "user", content = prompt } },
-            max_tokens = 64,
-            stream = true,
-        });
+            ["model"] = "gpt-4o",
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = text }),
+            ["max_tokens"] = 64,
+            ["stream"] = true,
+        };
+        if (promptReference is not null)
+        {
+            chat["prompt"] = JsonNode.Parse(promptReference);
+        }
+        var body = chat.ToJsonString();
         var samples = new List<double>();
         var buffer = new byte[1];
         for (var i = 0; i < options.StreamSamples + 50; i++)

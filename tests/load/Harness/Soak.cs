@@ -42,7 +42,7 @@ public sealed class SoakRun(HarnessOptions options)
     public async Task<(IReadOnlyList<SoakSample> Samples, string LoadAverage)> RunAsync(Target target)
     {
         Console.Error.WriteLine($"== soak {target.Name}: warm-up {options.WarmupSeconds} s, then {options.SoakSeconds} s at {options.Rate} req/s, a sample every {options.SampleSeconds} s");
-        await Wrk.RunAsync(target.Url, Connections, options.WarmupSeconds, TargetFactory.Key, delayMs: Connections * 1000.0 / options.Rate);
+        await Wrk.RunAsync(target.Url, Connections, options.WarmupSeconds, TargetFactory.Key, delayMs: Connections * 1000.0 / options.Rate, prompt: target.Prompt);
         var pid = target.Pids[0];
         var metrics = new Uri(new Uri(target.Url), "/metrics");
         using var http = new HttpClient();
@@ -51,7 +51,7 @@ public sealed class SoakRun(HarnessOptions options)
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds + options.SampleSeconds / 2.0 < options.SoakSeconds)
         {
-            var load = await Wrk.RunAsync(target.Url, Connections, options.SampleSeconds, TargetFactory.Key, delayMs: Connections * 1000.0 / options.Rate);
+            var load = await Wrk.RunAsync(target.Url, Connections, options.SampleSeconds, TargetFactory.Key, delayMs: Connections * 1000.0 / options.Rate, prompt: target.Prompt);
             var (heap, committed) = await GcHeapAsync(http, metrics);
             samples.Add(new SoakSample(
                 Math.Round(clock.Elapsed.TotalMinutes, 3),

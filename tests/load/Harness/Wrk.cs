@@ -12,7 +12,8 @@ public sealed record WrkResult(long Requests, double Seconds, double P50Ms, doub
 /// <summary>Runs wrk pinned to the load core with tests/load/chat.lua and reads the JSON line its done() writes.</summary>
 public static class Wrk
 {
-    public static async Task<WrkResult> RunAsync(string url, int connections, int seconds, string key, bool stream = false, double delayMs = 0)
+    // `prompt`: the `prompt` field's JSON, sent with every request when given.
+    public static async Task<WrkResult> RunAsync(string url, int connections, int seconds, string key, bool stream = false, double delayMs = 0, string? prompt = null)
     {
         var start = new ProcessStartInfo("taskset") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in (string[])["-c", "1", "wrk", "-t1", $"-c{connections}", $"-d{seconds}s", "--timeout", "5s",
@@ -23,6 +24,7 @@ public static class Wrk
         start.Environment["GATEWAY_KEY"] = key;
         start.Environment["STREAM"] = stream ? "1" : "0";
         start.Environment["DELAY_MS"] = delayMs.ToString("0.###", CultureInfo.InvariantCulture);
+        start.Environment["PROMPT"] = prompt ?? "";
         using var wrk = Process.Start(start) ?? throw new InvalidOperationException("wrk did not start (apt-get install wrk)");
         var output = await wrk.StandardOutput.ReadToEndAsync();
         await wrk.WaitForExitAsync();
