@@ -10,8 +10,9 @@ using OpenAI.Chat;
 namespace Gateway.Mesh.Tests;
 
 // The real thing: deploy/local/mesh.sh starts every service as its own process (this test's build outputs,
-// MESH_NO_BUILD), a chat and a streaming request go through the edge with the OpenAI client, the trace crosses
-// the sidecar stand-in to the traces service and shows in the admin trace API, and `stop` ends every process.
+// MESH_NO_BUILD), a chat and a streaming request go through the edge with the OpenAI client, a prompt stored
+// through the edge's admin API renders into a chat, the trace crosses the sidecar stand-in to the traces service
+// and shows in the admin trace API, and `stop` ends every process.
 public sealed class ProcessMeshTests : IAsyncLifetime
 {
     private const string AdminKey = "process-mesh-admin-key-0123";
@@ -78,6 +79,27 @@ public sealed class ProcessMeshTests : IAsyncLifetime
         }
         Assert.Equal("streamed through the mesh", text.ToString());
 
+        // The admin prompt API on the edge writes the prompts service; the router renders from it.
+        using (var admin = AdminClient())
+        {
+            using var created = await admin.PostAsync(new Uri("/admin/v1/prompts/support/versions", UriKind.Relative), JsonBody("""
+                {"type":"chat","messages":[{"role":"system","content":"You are the {{product}} assistant."}],
+                 "variables":[{"name":"product","type":"string","required":true}]}
+                """), Ct);
+            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync(Ct));
+            using var labelled = await admin.PutAsync(new Uri("/admin/v1/prompts/support/labels/production", UriKind.Relative), JsonBody("""{"version":1}"""), Ct);
+            Assert.True(labelled.IsSuccessStatusCode, await labelled.Content.ReadAsStringAsync(Ct));
+        }
+        var options = new ChatCompletionOptions();
+#pragma warning disable SCME0001 // JsonPatch (extra body fields) is marked experimental in the SDK.
+        options.Patch.Set("$.prompt"u8, BinaryData.FromString("""{"id":"support","label":"production","variables":{"product":"Gateway"}}"""));
+#pragma warning restore SCME0001
+        var rendered = await chat.CompleteChatAsync([new UserChatMessage("with a prompt")], options, Ct);
+        Assert.True(rendered.GetRawResponse().Headers.TryGetValue("x-gateway-prompt-version", out var promptVersion));
+        Assert.Equal("1", promptVersion);
+        var system = JsonDocument.Parse(_upstream.LastRequest.Body).RootElement.GetProperty("messages")[0];
+        Assert.Equal(("system", "You are the Gateway assistant."), (system.GetProperty("role").GetString(), system.GetProperty("content").GetString()));
+
         using var trace = await AdminTraceAsync(requestId!);
         Assert.Equal("ok", trace.RootElement.GetProperty("status").GetString());
         Assert.Equal("openai", trace.RootElement.GetProperty("provider").GetString());
@@ -95,8 +117,7 @@ public sealed class ProcessMeshTests : IAsyncLifetime
     // The trace travels router -> sidecar -> traces service -> SQLite; the edge's admin API reads it.
     private async Task<JsonDocument> AdminTraceAsync(string requestId)
     {
-        using var http = new HttpClient { BaseAddress = _edge };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        using var http = AdminClient();
         var deadline = Stopwatch.StartNew();
         while (true)
         {
@@ -109,6 +130,15 @@ public sealed class ProcessMeshTests : IAsyncLifetime
             await Task.Delay(100, Ct);
         }
     }
+
+    private HttpClient AdminClient()
+    {
+        var http = new HttpClient { BaseAddress = _edge };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        return http;
+    }
+
+    private static StringContent JsonBody(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 
     private async Task<(int ExitCode, string Output)> MeshAsync(string command)
     {

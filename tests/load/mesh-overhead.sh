@@ -2,7 +2,8 @@
 # Mesh versus embedded for the same request and the same governance (guard policy, budget): latency and CPU
 # per request of one non-streaming chat through (a) the embedded gateway (one process) and (b) the local mesh
 # (deploy/local/mesh.sh: edge -> router -> guard/budget/prompts over gRPC, trace events through the sidecar
-# stand-in to the traces service).
+# stand-in to the traces service). Every request also renders the same versioned prompt on both sides, stored
+# through each side's admin API, so the full pipeline (key auth, guard, budget, prompt render, trace) runs.
 # Gateway processes are pinned to core 0; the fake upstream and wrk to core 1. CPU per request is the CPU
 # time all gateway processes used during the measured run divided by the requests served.
 # Both sides first take WARMUP seconds (default 10) of traffic at the given connections: eight freshly started
@@ -16,6 +17,8 @@ up_port=19910; http_port=18090; grpc_port=18091
 work=$(mktemp -d)
 export MESH_DIR=$work/mesh MESH_CONFIGURATION=Release MESH_PORT_BASE=19300 MESH_EDGE_HTTP=18190 MESH_EDGE_GRPC=18191
 export MESH_OPENAI_BASE_URL="http://127.0.0.1:$up_port/v1" GATEWAY_DEV_KEY=load-test-key-0123456789
+export GATEWAY_ADMIN_KEY=load-admin-key-0123456789
+export PROMPT='{"id":"load-system","label":"production","variables":{"product":"Gateway"}}'
 cleanup() {
   deploy/local/mesh.sh stop >/dev/null 2>&1 || true
   for pid in ${gw_pid:-} ${up_pid:-}; do kill "$pid" 2>/dev/null || true; done
@@ -25,7 +28,7 @@ trap cleanup EXIT
 
 dotnet build -c Release tests/load/FakeUpstream -v q -nologo >/dev/null
 cat > "$work/gateway.yaml" <<YAML
-server: { http: 127.0.0.1:$http_port, grpc: 127.0.0.1:$grpc_port }
+server: { http: 127.0.0.1:$http_port, grpc: 127.0.0.1:$grpc_port, admin_key: $GATEWAY_ADMIN_KEY }
 storage: { state: "sqlite://$work/state.db", traces: "sqlite://$work/traces.db" }
 providers:
   openai: { kind: openai, base_url: "http://127.0.0.1:$up_port/v1" }
@@ -46,6 +49,16 @@ MESH_NO_BUILD=${MESH_NO_BUILD:-} taskset -c 0 deploy/local/mesh.sh start >/dev/n
 taskset -c 0 dotnet services/edge/bin/Release/net10.0/gateway.dll --config "$work/gateway.yaml" >"$work/gateway.log" 2>&1 &
 gw_pid=$!
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.2; done
+
+store_prompt() { # base-url: the prompt's first version through the admin API, then the production label on it
+  local admin=(-sf -H "Authorization: Bearer $GATEWAY_ADMIN_KEY" -H "Content-Type: application/json")
+  curl "${admin[@]}" -X POST "$1/admin/v1/prompts/load-system/versions" -d '{"type":"chat",
+    "messages":[{"role":"system","content":"You are the {{product}} assistant. Be terse."}],
+    "variables":[{"name":"product","type":"string","required":true}]}' >/dev/null
+  curl "${admin[@]}" -X PUT "$1/admin/v1/prompts/load-system/labels/production" -d '{"version":1}' >/dev/null
+}
+store_prompt "http://127.0.0.1:$http_port"
+store_prompt "http://127.0.0.1:$MESH_EDGE_HTTP"
 
 ticks() { # utime+stime clock ticks of one pid
   awk '{print $14 + $15}' "/proc/$1/stat"
@@ -71,7 +84,7 @@ measure() { # label url connections idle-ticks name=pid...   CPU per request has
     parts+=" ${entry%%=*} $(awk -v t="$t" -v r="$requests" -v hz="$hz" 'BEGIN { printf "%.3f", t * 1000 / hz / r }')"
   done
   echo "== $label ($conns connections, ${duration}s)"
-  echo "$out" | grep -E "requests/s|^p|errors"
+  echo "$out" | grep -E "requests/s|^p|errors|Non-2xx"
   awk -v t="$total" -v r="$requests" -v hz="$hz" -v idle="$idle_ticks" 'BEGIN { printf "cpu per request: %.3f ms (%d requests; idle cpu %.2f s taken off)\n", t * 1000 / hz / r, r, idle / hz }'
   [ $# -gt 1 ] && echo "  by process, idle included (ms):$parts"
   return 0
