@@ -81,6 +81,10 @@ start() {
   for entry in "${services[@]}"; do
     read -r name dir dll offset <<<"$entry"
     if running "$name"; then echo "$name already running (pid $(cat "$(pidfile "$name")"))"; continue; fi
+    # Another process on the port would answer the health check in this one's place.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$(http_port "$name")") 2>/dev/null; then
+      echo "port $(http_port "$name") for $name is taken by another process; stop it or set MESH_PORT_BASE" >&2; stop; exit 1
+    fi
     local output="$dir/bin/$configuration/net10.0/$dll"
     [ -f "$output" ] || { echo "no build output $output; build first or unset MESH_NO_BUILD" >&2; exit 1; }
     nohup dotnet "$output" --config "deploy/local/mesh/$name.yaml" >"$MESH_DIR/$name.log" 2>&1 &
